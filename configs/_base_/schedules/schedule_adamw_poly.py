@@ -1,0 +1,21 @@
+# AdamW with a 10x learning rate on the freshly initialised decode head and
+# poly decay, iteration based. Children set `max_iters`/`val_interval` through
+# train_cfg and the scheduler's `end` (see the schedule_*.py files).
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01),
+    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=400, by_epoch=False)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=400, val_interval=100)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100,
+                    max_keep_ckpts=1, save_best='mIoU', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))

@@ -1,0 +1,15 @@
+"""SemiEarth: semi-supervised semantic segmentation of remote-sensing images
+for MMSegmentation 1.x.
+
+Importing the package applies the CPU-stack shims of :mod:`semiearth.compat`
+(no-ops on a full CUDA install) and registers every SemiEarth component in
+mmseg's registries, so configs only need
+``custom_imports = dict(imports=['semiearth'], allow_failed_imports=False)``.
+"""
+from . import compat
+
+compat.apply()
+
+from . import datasets, models  # noqa: E402,F401  (registers modules)
+
+__version__ = '0.1.0'

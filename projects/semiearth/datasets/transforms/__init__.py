@@ -1,0 +1,3 @@
+from .loading import CheckSegLabels, LoadRSImageFromFile
+
+__all__ = ['LoadRSImageFromFile', 'CheckSegLabels']

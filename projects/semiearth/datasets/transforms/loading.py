@@ -1,0 +1,83 @@
+"""Loading transforms for multi-band remote-sensing tiles."""
+from typing import Optional
+
+import numpy as np
+from mmcv.transforms import BaseTransform, LoadImageFromFile
+from mmseg.registry import TRANSFORMS
+
+_TIFF_SUFFIXES = ('.tif', '.tiff')
+
+
+@TRANSFORMS.register_module()
+class LoadRSImageFromFile(LoadImageFromFile):
+    """Load a tile of any band count; GeoTIFF-style ``.tif`` via tifffile.
+
+    ``.tif``/``.tiff`` files are decoded with tifffile (H x W x C, bands in
+    file order, any C); other files with mmcv's decoder as in mmseg's
+    ``LoadImageFromFile`` (PNG/JPEG come back in BGR). A file that cannot be
+    decoded raises ``OSError`` naming the file and how to rebuild it, instead
+    of a bare decoder traceback.
+
+    Args:
+        fix_hint: what to tell the user when a tile is unreadable.
+        **kwargs: as :class:`mmcv.transforms.LoadImageFromFile`.
+    """
+
+    def __init__(self, fix_hint: str = 're-run the dataset converter',
+                 **kwargs) -> None:
+        kwargs.setdefault('color_type', 'unchanged')
+        super().__init__(**kwargs)
+        self.fix_hint = fix_hint
+        self._default_backend = self.imdecode_backend
+
+    def transform(self, results: dict) -> Optional[dict]:
+        filename = results['img_path']
+        self.imdecode_backend = ('tifffile' if filename.lower().endswith(
+            _TIFF_SUFFIXES) else self._default_backend)
+        try:
+            results = super().transform(results)
+        except Exception as e:  # decoder errors come in many types
+            raise OSError(f"Cannot read image tile '{filename}' ({e}). "
+                          f'Fix: {self.fix_hint}.') from e
+        img = results['img']
+        if img.ndim == 2:
+            img = img[..., None]
+            results['img'] = img
+        return results
+
+
+@TRANSFORMS.register_module()
+class CheckSegLabels(BaseTransform):
+    """Fail on label values that are neither a class index nor ignore.
+
+    A label PNG written with the wrong palette or class mapping would
+    otherwise train silently on out-of-range targets (or crash deep in the
+    loss on GPU). Put it right after ``LoadAnnotations``.
+
+    Args:
+        num_classes: valid labels are ``0 .. num_classes - 1``.
+        ignore_index: the one other value allowed.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def transform(self, results: dict) -> dict:
+        seg = results.get('gt_seg_map')
+        if seg is None:
+            return results
+        values = np.unique(seg)
+        bad = values[(values >= self.num_classes) & (values != self.ignore_index)]
+        if bad.size:
+            raise ValueError(
+                f"Label map '{results.get('seg_map_path')}' has values "
+                f'{bad.tolist()} outside the {self.num_classes} classes '
+                f'(0..{self.num_classes - 1}) and the ignore index '
+                f'{self.ignore_index}. Fix: re-run the dataset converter, or '
+                'check the class mapping / `num_classes` in the config.')
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(num_classes={self.num_classes}, '
+                f'ignore_index={self.ignore_index})')
