@@ -75,6 +75,8 @@ def _patch_mmcv_ops() -> None:
     module.__path__ = [ops_dir]  # submodules such as mmcv.ops.point_sample resolve
     module.__doc__ = 'semiearth.compat stand-in for mmcv.ops without compiled ops'
     sys.modules['mmcv.ops'] = module
+    import mmcv
+    mmcv.ops = module  # as the import system does for a real submodule
     from mmcv.ops import point_sample as _ps  # pure PyTorch
 
     def sigmoid_focal_loss(*args, **kwargs):

@@ -5,6 +5,7 @@ Output (default ``data/nc_landsat``)::
 
     img_dir/rgb/<tile>.png   natural colour (bands 30/20/10), uint8, BGR on disk
     img_dir/ms/<tile>.tif    six bands 10/20/30/40/50/70, uint8, H x W x 6
+                             (valid pixels 1..255, nodata 0)
     ann_dir/<tile>.png       class index 0..5, 255 = ignore (nodata, sediment)
     splits/{train,val,test}.txt
     splits/train_labeled_1of8.txt, splits/train_unlabeled_1of8.txt, ...
@@ -41,7 +42,7 @@ CLASS_OF_STRATA = {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5}
 CLASSES = ('developed', 'agriculture', 'herbaceous', 'shrubland', 'forest',
            'water')
 IGNORE = 255
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def default_source() -> str:
@@ -115,7 +116,8 @@ def to_tiles_input(bands: np.ndarray, strata: np.ndarray):
     for i in range(bands.shape[-1]):
         v = bands[..., i][valid]
         lo, hi = np.percentile(v, [2, 98])
-        band = np.clip((bands[..., i] - lo) / (hi - lo), 0, 1) * 255
+        # valid pixels take 1..255 so that 0 means nodata and nothing else
+        band = 1 + np.clip((bands[..., i] - lo) / (hi - lo), 0, 1) * 254
         img[..., i] = np.where(valid, np.round(band), 0).astype(np.uint8)
         stats.append(dict(band=BANDS[i], p2=float(lo), p98=float(hi)))
     label = np.full(strata.shape, IGNORE, np.uint8)

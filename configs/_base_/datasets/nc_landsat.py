@@ -15,8 +15,8 @@ img_suffix = '.tif'
 # (data/nc_landsat/meta.json, split seed 0).
 data_preprocessor = dict(
     type='SegDataPreProcessor',
-    mean=[59.9, 67.4, 69.5, 105.5, 105.2, 87.4],
-    std=[56.7, 55.9, 57.5, 51.6, 57.2, 55.4],
+    mean=[63.8, 70.9, 72.5, 105.8, 105.6, 90.1],
+    std=[57.7, 56.3, 58.0, 51.3, 56.8, 56.1],
     bgr_to_rgb=False,
     pad_val=0,
     seg_pad_val=255,
@@ -77,5 +77,5 @@ test_dataloader = dict(
         img_suffix=img_suffix,
         data_prefix=dict(img_path=img_prefix, seg_map_path='ann_dir'),
         pipeline=test_pipeline))
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+val_evaluator = dict(type='ClassWiseIoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
