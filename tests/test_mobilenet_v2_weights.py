@@ -19,11 +19,13 @@ def torchvision_state():
 
 
 def _classifier():
+    from mmengine.registry import DefaultScope
     from mmpretrain.models import ImageClassifier
-    return ImageClassifier(
-        backbone=dict(type='MobileNetV2', widen_factor=1.0),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000, in_channels=1280))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return ImageClassifier(
+            backbone=dict(type='MobileNetV2', widen_factor=1.0),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=1000, in_channels=1280))
 
 
 def test_every_key_is_used_and_fits(torchvision_state):
