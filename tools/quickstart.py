@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
@@ -56,6 +57,7 @@ def run(cmd, log_path):
 
 def train_and_test(method, config, seed, args):
     wd = osp.join(args.work_dir, method, f'seed{seed}')
+    shutil.rmtree(wd, ignore_errors=True)  # a stale best checkpoint must not be picked up
     os.makedirs(wd, exist_ok=True)
     py = sys.executable
     opts = [f'randomness.seed={seed}']

@@ -1,3 +1,9 @@
 from .loading import CheckSegLabels, LoadRSImageFromFile
+from .photometric import RandomColorJitter, RandomGaussianBlur, RandomGrayscaleRGB
+from .semi_branches import AddValidMask, MultiBranch, PackSemiSegInputs
 
-__all__ = ['LoadRSImageFromFile', 'CheckSegLabels']
+__all__ = [
+    'LoadRSImageFromFile', 'CheckSegLabels', 'AddValidMask', 'MultiBranch',
+    'PackSemiSegInputs', 'RandomColorJitter', 'RandomGrayscaleRGB',
+    'RandomGaussianBlur'
+]

@@ -1,0 +1,17 @@
+# FixMatch with an EMA teacher (UniMatch-V2's framework) on NC Landsat 1/8:
+# the supervised config's model, 8 labeled + 8 unlabeled tiles per batch.
+_base_ = [
+    '../_base_/models/deeplabv3plus_mobilenetv2.py',
+    '../_base_/datasets/nc_landsat_semi.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_adamw_poly_semi.py',
+]
+model = dict(
+    _delete_=True,
+    type='SemiEarthSegmentor',
+    segmentor={{_base_.model}},
+    data_preprocessor={{_base_.data_preprocessor}},
+    semi_train_cfg=dict(sup_weight=0.5, unsup_weight=0.5, conf_thresh=0.95,
+                        cutmix_prob=0.5),
+    semi_test_cfg=dict(predict_on='teacher'),
+    purifier=None)

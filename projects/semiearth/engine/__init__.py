@@ -1,0 +1,4 @@
+from .hooks import EMATeacherHook
+from .runner import TeacherStudentValLoop
+
+__all__ = ['EMATeacherHook', 'TeacherStudentValLoop']

@@ -1,0 +1,3 @@
+from .semiearth_segmentor import SemiEarthSegmentor
+
+__all__ = ['SemiEarthSegmentor']

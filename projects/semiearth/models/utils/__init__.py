@@ -1,0 +1,4 @@
+from .cutmix import cutmix, random_cutmix_boxes
+from .pseudo_label_stats import pseudo_label_stats
+
+__all__ = ['random_cutmix_boxes', 'cutmix', 'pseudo_label_stats']

@@ -1,0 +1,84 @@
+"""Infinite sampler with a fixed number of labeled and unlabeled samples in
+every batch."""
+import itertools
+from typing import Iterator, Optional, Sized
+
+import torch
+from mmengine.dataset import ConcatDataset
+from mmengine.dist import get_dist_info, sync_random_seed
+from mmseg.registry import DATA_SAMPLERS
+from torch.utils.data import Sampler
+
+
+@DATA_SAMPLERS.register_module()
+class SemiSampler(Sampler):
+    """Yield batches of ``num_labeled`` labeled then ``batch_size -
+    num_labeled`` unlabeled indices, forever.
+
+    The dataset is a ``ConcatDataset([labeled, unlabeled])``. Each source is
+    drawn from its own endless stream of seeded permutations (so the small
+    labeled set repeats as often as needed, the UniMatch way), and under DDP
+    rank ``r`` of ``w`` takes every ``w``-th index of each stream starting at
+    ``r``: within a pass ranks see disjoint samples. The stream depends only on
+    the seed, so a resumed run that advances the dataloader by the finished
+    iterations (as MMEngine's ``IterBasedTrainLoop`` does) continues exactly
+    where the interrupted run was. The dataloader's ``batch_size`` must equal
+    ``batch_size`` here (configs share one variable).
+
+    Args:
+        dataset: ``ConcatDataset`` of a labeled and an unlabeled dataset.
+        batch_size: per-GPU batch size.
+        num_labeled: labeled samples per batch, ``0 < num_labeled < batch_size``.
+        shuffle: draw random permutations (else sequential order).
+        seed: base seed; None takes a seed synchronised across ranks.
+    """
+
+    def __init__(self, dataset: Sized, batch_size: int, num_labeled: int,
+                 shuffle: bool = True, seed: Optional[int] = None) -> None:
+        if not isinstance(dataset, ConcatDataset) or len(dataset.datasets) != 2:
+            raise TypeError(
+                'SemiSampler needs train_dataloader.dataset = dict(type='
+                "'ConcatDataset', datasets=[labeled, unlabeled]); got "
+                f'{type(dataset).__name__}.')
+        sizes = [len(d) for d in dataset.datasets]
+        for name, n in zip(('labeled', 'unlabeled'), sizes):
+            if n == 0:
+                raise ValueError(f'SemiSampler: the {name} dataset is empty; '
+                                 'check its split file.')
+        if not 0 < num_labeled < batch_size:
+            raise ValueError(
+                f'SemiSampler: num_labeled={num_labeled} does not fit '
+                f'batch_size={batch_size}; need 0 < num_labeled < batch_size so '
+                'that every batch holds labeled and unlabeled samples.')
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.num_labeled = num_labeled
+        self.num_unlabeled = batch_size - num_labeled
+        self.sizes = sizes
+        self.offset = sizes[0]
+        self.shuffle = shuffle
+        self.seed = sync_random_seed() if seed is None else seed
+        self.rank, self.world_size = get_dist_info()
+
+    def _stream(self, size: int, seed: int) -> Iterator[int]:
+        g = torch.Generator().manual_seed(seed)
+        while True:
+            order = torch.randperm(size, generator=g) if self.shuffle else torch.arange(size)
+            yield from order.tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        labeled = itertools.islice(self._stream(self.sizes[0], self.seed),
+                                   self.rank, None, self.world_size)
+        unlabeled = itertools.islice(self._stream(self.sizes[1], self.seed + 1),
+                                     self.rank, None, self.world_size)
+        while True:
+            for _ in range(self.num_labeled):
+                yield next(labeled)
+            for _ in range(self.num_unlabeled):
+                yield self.offset + next(unlabeled)
+
+    def __len__(self) -> int:
+        return sum(self.sizes)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Infinite sampler: nothing to do per epoch."""
