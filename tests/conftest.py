@@ -20,6 +20,9 @@ init_default_scope('mmseg')  # as the configs' default_scope does for the runner
 SUP_CONFIG = osp.join(
     ROOT, 'configs/supervised/'
     'supervised_deeplabv3plus-mbv2_1xb8-400i_nclandsat-1of8-128x128.py')
+FIXMATCH_CONFIG = osp.join(
+    ROOT, 'configs/fixmatch/'
+    'fixmatch_deeplabv3plus-mbv2_1xb16-400i_nclandsat-1of8-128x128.py')
 
 
 @pytest.fixture(scope='session')
@@ -41,16 +44,19 @@ def mbv2_ms6(tmp_path_factory):
     return out
 
 
-def data_options(data_root, ckpt=None):
+def data_options(data_root, ckpt=None, semi=False):
     """--cfg-options that point a NC Landsat config at test data."""
-    opts = [f'{loader}.dataset.data_root={data_root}'
-            for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    train = (['train_dataloader.dataset.labeled', 'train_dataloader.dataset.unlabeled']
+             if semi else ['train_dataloader.dataset'])
+    opts = [f'{ds}.data_root={data_root}'
+            for ds in train + ['val_dataloader.dataset', 'test_dataloader.dataset']]
     opts += [f'{loader}.num_workers=0' for loader in
              ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     opts += [f'{loader}.persistent_workers=False' for loader in
              ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     if ckpt:
-        opts.append(f'model.backbone.init_cfg.checkpoint={ckpt}')
+        key = 'model.segmentor.backbone' if semi else 'model.backbone'
+        opts.append(f'{key}.init_cfg.checkpoint={ckpt}')
     return opts
 
 
