@@ -182,3 +182,24 @@ def test_cutmix_mixes_all_targets_with_one_box():
         assert torch.equal(m_img[i][:, ~inside], img[i][:, ~inside])
         assert torch.equal(m_label[i][inside], label[partner[i]][inside])
         assert torch.equal(m_label[i][~inside], label[i][~inside])
+
+
+def test_self_adaptive_thresholds():
+    from semiearth.models.utils import SelfAdaptiveThreshold
+    sat = SelfAdaptiveThreshold(3, momentum=0.5)
+    torch.testing.assert_close(sat.thresholds(), torch.full((3,), 1 / 3))
+    probs = torch.zeros(1, 3, 2, 2)
+    probs[0, 0] = 0.9
+    probs[0, 1] = 0.1  # every pixel: class 0 at 0.9, class 1 at 0.1
+    valid = torch.ones(1, 2, 2, dtype=torch.bool)
+    valid[0, 1, 1] = False
+    sat.update(probs, valid)
+    glob = 0.5 / 3 + 0.5 * 0.9
+    cls = torch.tensor([0.5 / 3 + 0.45, 0.5 / 3 + 0.05, 0.5 / 3])
+    torch.testing.assert_close(sat.global_conf, torch.tensor(glob))
+    torch.testing.assert_close(sat.thresholds(), cls / cls.max() * glob)
+    # the class the teacher is most sure of gets the global threshold, others less
+    label = torch.tensor([[[0, 1], [2, 0]]])
+    thr = sat(label)
+    assert thr[0, 0, 0] == pytest.approx(glob) and thr[0, 0, 1] < glob
+    assert set(dict(sat.named_buffers())) == {'global_conf', 'class_prob'}

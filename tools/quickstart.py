@@ -23,7 +23,10 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METHODS = {
     'supervised': 'configs/supervised/'
     'supervised_deeplabv3plus-mbv2_1xb8-400i_nclandsat-1of8-128x128.py',
+    'fixmatch': 'configs/fixmatch/'
+    'fixmatch_deeplabv3plus-mbv2_1xb16-400i_nclandsat-1of8-128x128.py',
 }
+PSEUDO_KEYS = ('pseudo.mask_ratio', 'pseudo.acc', 'pseudo.acc_all')
 
 
 def parse_args(argv=None):
@@ -69,7 +72,7 @@ def train_and_test(method, config, seed, args):
     t0 = time.time()
     run([py, 'tools/train.py', config, '--work-dir', wd, '--cfg-options', *opts],
         osp.join(wd, 'train.log'))
-    best = sorted(glob.glob(osp.join(wd, 'best_mIoU_iter_*.pth')))
+    best = sorted(glob.glob(osp.join(wd, 'best_*mIoU_iter_*.pth')))
     if not best:
         sys.exit(f'no best checkpoint in {wd}: did validation run?')
     test_wd = osp.join(wd, 'test')
@@ -80,7 +83,21 @@ def train_and_test(method, config, seed, args):
         metrics = json.load(f)
     metrics['checkpoint'] = best[-1]
     metrics['seconds'] = round(time.time() - t0, 1)
+    metrics['curves'] = read_curves(wd)
     return metrics
+
+
+def read_curves(work_dir):
+    """Pseudo-label diagnostics logged during training, by iteration."""
+    curves = {k: [] for k in PSEUDO_KEYS}
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                for k in PSEUDO_KEYS:
+                    if k in rec and 'iter' in rec:
+                        curves[k].append((rec['iter'], rec[k]))
+    return {k: sorted(v) for k, v in curves.items() if v}
 
 
 def summarise(method, config, per_seed, seeds):
@@ -88,13 +105,62 @@ def summarise(method, config, per_seed, seeds):
     classes = [k[4:] for k in per_seed[0] if k.startswith('IoU.')]
     per_class = {c: float(np.nanmean([m[f'IoU.{c}'] for m in per_seed]) / 100)
                  for c in classes}
+    final = {}
+    for k in PSEUDO_KEYS:
+        # mean of the last five logged values of each seed, then over seeds
+        vals = [np.mean([v for _, v in m['curves'][k][-5:]])
+                for m in per_seed if k in m['curves']]
+        if vals:
+            final[k] = float(np.mean(vals))
     return dict(method=method, config=config, labeled_ratio='1/8',
                 dataset='nc_landsat', split='test', seeds=seeds,
                 miou_mean=float(miou.mean()), miou_std=float(miou.std(ddof=1))
                 if len(miou) > 1 else 0.0, miou_per_seed=miou.tolist(),
-                per_class_iou=per_class,
+                per_class_iou=per_class, pseudo_labels_at_end=final,
                 checkpoints=[m['checkpoint'] for m in per_seed],
                 seconds_per_seed=[m['seconds'] for m in per_seed])
+
+
+def paired_differences(records):
+    """Each method minus supervised, seed by seed (same seed = same init)."""
+    base = next((r for r in records if r['method'] == 'supervised'), None)
+    if base is None:
+        return
+    for r in records:
+        if r is base or r['seeds'] != base['seeds']:
+            continue
+        d = 100 * (np.array(r['miou_per_seed']) - np.array(base['miou_per_seed']))
+        r['paired_diff_vs_supervised'] = dict(
+            mean=float(d.mean() / 100), std=float(d.std(ddof=1) / 100) if len(d) > 1 else 0.0,
+            per_seed=(d / 100).tolist())
+
+
+def plot_curves(records, per_method_seeds, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    semi = [(r, per_method_seeds[r['method']]) for r in records
+            if any(m['curves'] for m in per_method_seeds[r['method']])]
+    if not semi:
+        return False
+    fig, axes = plt.subplots(1, len(PSEUDO_KEYS), figsize=(12, 3.2))
+    for ax, key in zip(axes, PSEUDO_KEYS):
+        for r, runs in semi:
+            for seed, m in zip(r['seeds'], runs):
+                if key in m['curves']:
+                    it, val = zip(*m['curves'][key])
+                    ax.plot(it, val, label=f"{r['method']} s{seed}", lw=1)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel('iteration', fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle('Unlabeled pixels passing the threshold (mask_ratio) and pseudo-label '
+                 'accuracy on them (acc) / on all pixels (acc_all)', fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def print_table(records):
@@ -111,10 +177,20 @@ def print_table(records):
     print('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
     for r in rows:
         print(line(r))
+    for r in records:
+        d = r.get('paired_diff_vs_supervised')
+        if d:
+            print(f"{r['method']} - supervised, paired by seed: "
+                  f"{100 * d['mean']:+.2f} +- {100 * d['std']:.2f} mIoU")
+        p = r.get('pseudo_labels_at_end')
+        if p:
+            print(f"{r['method']} pseudo-labels at the end of training: "
+                  + ', '.join(f'{k} {v:.3f}' for k, v in p.items()))
 
 
-def save_predictions(record, path, num):
-    """image | ground truth | prediction for the first test tiles."""
+def save_predictions(records, path, num):
+    """image | ground truth | one prediction per method, on test tiles spread
+    over the test split (each method's median-seed checkpoint)."""
     sys.path.insert(0, osp.join(ROOT, 'projects'))
     import semiearth  # noqa: F401
     import cv2
@@ -123,37 +199,44 @@ def save_predictions(record, path, num):
     import matplotlib.pyplot as plt
     from mmengine.config import Config
     from mmseg.apis import inference_model, init_model
-    cfg = Config.fromfile(osp.join(ROOT, record['config']))
-    # the seed whose test mIoU is the median
-    order = np.argsort(record['miou_per_seed'])
-    ckpt = record['checkpoints'][order[len(order) // 2]]
-    model = init_model(cfg, ckpt, device='cpu')
+
+    models = []
+    for r in records:
+        cfg = Config.fromfile(osp.join(ROOT, r['config']))
+        order = np.argsort(r['miou_per_seed'])
+        models.append((r['method'], cfg, init_model(cfg, r['checkpoints'][order[len(order) // 2]],
+                                                    device='cpu')))
+    cfg = models[0][1]
+    meta = models[0][2].dataset_meta
+    palette = np.array(meta['palette'], np.uint8)
     root = osp.join(ROOT, cfg.data_root)
     names = [s.strip() for s in open(osp.join(root, 'splits/test.txt')) if s.strip()]
     names = [names[i] for i in np.linspace(0, len(names) - 1, num).round().astype(int)]
-    palette = np.array(cfg.get('palette', None) or model.dataset_meta['palette'], np.uint8)
 
     def colour(label):
-        out = np.full(label.shape + (3,), 255, np.uint8)  # ignore = white
+        out = np.full(label.shape + (3,), 255, np.uint8)  # ignore / nodata = white
         ok = label < len(palette)
         out[ok] = palette[label[ok]]
         return out
 
-    fig, axes = plt.subplots(num, 3, figsize=(6, 2 * num))
-    for row, name in zip(np.atleast_2d(axes), names):
+    cols = 2 + len(models)
+    fig, axes = plt.subplots(num, cols, figsize=(2 * cols, 2 * num), squeeze=False)
+    for row, name in zip(axes, names):
         img = cv2.imread(osp.join(root, 'img_dir/rgb', name + '.png'))[..., ::-1]
         gt = cv2.imread(osp.join(root, 'ann_dir', name + '.png'), cv2.IMREAD_UNCHANGED)
-        res = inference_model(model, osp.join(root, cfg.img_prefix, name + cfg.img_suffix))
-        pred = res.pred_sem_seg.data[0].cpu().numpy().astype(np.int64)
-        pred[gt == 255] = 255  # not evaluated (nodata): shown white as in the GT
-        for ax, im, title in zip(row, (img, colour(gt), colour(pred)),
-                                 ('image (RGB 30/20/10)', 'ground truth', record['method'])):
+        panels = [(img, f'image (RGB)\n{name}'), (colour(gt), 'ground truth')]
+        for method, mcfg, model in models:
+            res = inference_model(model, osp.join(root, mcfg.img_prefix, name + mcfg.img_suffix))
+            pred = res.pred_sem_seg.data[0].cpu().numpy().astype(np.int64)
+            pred[gt == 255] = 255  # not evaluated (nodata): white as in the GT
+            panels.append((colour(pred), method))
+        for ax, (im, title) in zip(row, panels):
             ax.imshow(im, interpolation='nearest')
-            ax.set_title(f'{title}\n{name}' if title.startswith('image') else title, fontsize=7)
+            ax.set_title(title, fontsize=7)
             ax.axis('off')
-    classes = model.dataset_meta['classes']
-    handles = [plt.Rectangle((0, 0), 1, 1, color=palette[i] / 255) for i in range(len(classes))]
-    fig.legend(handles, classes, loc='lower center', ncol=3, fontsize=7)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=palette[i] / 255)
+               for i in range(len(meta['classes']))]
+    fig.legend(handles, meta['classes'], loc='lower center', ncol=3, fontsize=7)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -163,7 +246,7 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
     t0 = time.time()
-    records = []
+    records, per_method_seeds = [], {}
     for method in args.methods:
         per_seed = []
         for seed in args.seeds:
@@ -172,12 +255,17 @@ def main(argv=None):
             print(f"   test mIoU {m['mIoU']:.2f} ({m['seconds']:.0f} s)", flush=True)
             per_seed.append(m)
         records.append(summarise(method, METHODS[method], per_seed, args.seeds))
+        per_method_seeds[method] = per_seed
+    paired_differences(records)
     out = osp.join(args.work_dir, 'results.json')
     with open(out, 'w') as f:
         json.dump(records, f, indent=1)
     print_table(records)
     png = osp.join(args.work_dir, 'predictions.png')
-    save_predictions(records[-1], png, args.num_vis)
+    save_predictions(records, png, args.num_vis)
+    curves = osp.join(args.work_dir, 'pseudo_labels.png')
+    if plot_curves(records, per_method_seeds, curves):
+        png += f' and {curves}'
     print(f'\nwrote {out} and {png} in {time.time() - t0:.0f} s')
 
 

@@ -66,16 +66,7 @@ val_dataloader = dict(
         data_prefix=dict(img_path=img_prefix, seg_map_path='ann_dir'),
         pipeline=test_pipeline))
 test_dataloader = dict(
-    batch_size=4,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='splits/test.txt',
-        img_suffix=img_suffix,
-        data_prefix=dict(img_path=img_prefix, seg_map_path='ann_dir'),
-        pipeline=test_pipeline))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], ann_file='splits/test.txt'))
 val_evaluator = dict(type='ClassWiseIoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator

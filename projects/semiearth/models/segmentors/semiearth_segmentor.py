@@ -11,12 +11,15 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
-from ..utils import cutmix, pseudo_label_stats, random_cutmix_boxes
+from ..utils import (SelfAdaptiveThreshold, cutmix, pseudo_label_stats,
+                     random_cutmix_boxes)
 
 DEFAULT_TRAIN_CFG = dict(
     sup_weight=0.5,          # UniMatch-V2: (L_sup + L_unsup) / 2
     unsup_weight=0.5,
     conf_thresh=0.95,        # keep pseudo-labels with max softmax >= this
+    adaptive_thresh=None,    # dict(momentum=...): class-wise self-adaptive
+                             # thresholds (FreeMatch) instead of conf_thresh
     cutmix_prob=0.5,         # per unlabeled image
     cutmix_area=(0.02, 0.4),
     cutmix_ratio=(0.3, 1 / 0.3),
@@ -44,8 +47,8 @@ class SemiEarthSegmentor(BaseSegmentor):
     Args:
         segmentor: config of the wrapped mmseg segmentor.
         semi_train_cfg: ``sup_weight``, ``unsup_weight``, ``conf_thresh``,
-            ``cutmix_prob``, ``cutmix_area``, ``cutmix_ratio`` (defaults in
-            ``DEFAULT_TRAIN_CFG``).
+            ``adaptive_thresh``, ``cutmix_prob``, ``cutmix_area``,
+            ``cutmix_ratio`` (defaults and meaning in ``DEFAULT_TRAIN_CFG``).
         semi_test_cfg: ``predict_on``: ``'teacher'`` (default) or ``'student'``.
         purifier: config of a pseudo-label purifier, or None (FixMatch). It is
             called as ``purifier(probs, inputs, data_samples)`` with the
@@ -80,6 +83,9 @@ class SemiEarthSegmentor(BaseSegmentor):
                              f'known: {sorted(DEFAULT_TRAIN_CFG)}')
         self.semi_train_cfg = {**DEFAULT_TRAIN_CFG, **(semi_train_cfg or {})}
         self.semi_test_cfg = {'predict_on': 'teacher', **(semi_test_cfg or {})}
+        adaptive = self.semi_train_cfg['adaptive_thresh']
+        self.adaptive_thresh = SelfAdaptiveThreshold(
+            self.student.decode_head.num_classes, **adaptive) if adaptive else None
         self.ignore_index = self.student.decode_head.ignore_index
         self.align_corners = self.student.decode_head.align_corners
 
@@ -116,8 +122,8 @@ class SemiEarthSegmentor(BaseSegmentor):
             boxes, partner, (x_strong, label, conf, valid.float(), weight_t))
         valid_mix = valid_mix.bool()
 
-        # 4. Confidence threshold.
-        accept = (conf_mix >= cfg['conf_thresh']) & valid_mix
+        # 4. Confidence threshold (fixed, or class-wise self-adaptive).
+        accept = (conf_mix >= self._threshold(probs, valid, label_mix)) & valid_mix
 
         # 5. Student forward on labeled + strong views together (shared BN).
         feats = self.student.extract_feat(torch.cat([x_sup, x_strong]))
@@ -146,6 +152,13 @@ class SemiEarthSegmentor(BaseSegmentor):
                                             weak_samples, prefix='pseudo_before.'))
         return losses
 
+    def _threshold(self, probs: Tensor, valid: Tensor, label: Tensor):
+        if self.adaptive_thresh is None:
+            return self.semi_train_cfg['conf_thresh']
+        if self.training:
+            self.adaptive_thresh.update(probs, valid)
+        return self.adaptive_thresh(label)
+
     def _teacher_probs(self, x: Tensor) -> Tensor:
         logits = self.teacher.decode_head(self.teacher.extract_feat(x))
         logits = resize(logits, size=x.shape[2:], mode='bilinear',
@@ -166,7 +179,9 @@ class SemiEarthSegmentor(BaseSegmentor):
 
     def _diagnostics(self, label: Tensor, conf: Tensor, valid: Tensor,
                      samples: SampleList, prefix: str = 'pseudo.') -> Dict[str, Tensor]:
-        accept = (conf >= self.semi_train_cfg['conf_thresh']) & valid
+        thresh = self.semi_train_cfg['conf_thresh'] if self.adaptive_thresh is None \
+            else self.adaptive_thresh(label)
+        accept = (conf >= thresh) & valid
         log = {f'{prefix}mask_ratio': accept.sum() / valid.sum().clamp(min=1)}
         if all('gt_sem_seg' in s for s in samples):
             gt = torch.stack([s.gt_sem_seg.data[0] for s in samples]).to(label.device)

@@ -1,0 +1,48 @@
+"""Self-adaptive class-wise confidence thresholds (FreeMatch, Wang et al.,
+ICLR 2023), per pixel."""
+import torch
+from torch import Tensor, nn
+
+
+class SelfAdaptiveThreshold(nn.Module):
+    """Thresholds that follow the teacher's own confidence.
+
+    A fixed 0.95 accepts almost no pixel while the teacher is unsure (early
+    training, short schedules, rare classes) and then too many of the easy
+    classes. Here the global threshold is the EMA of the mean max-probability
+    over valid unlabeled pixels, and each class's threshold is that value
+    scaled by the class's EMA mean probability over its maximum, so classes
+    the teacher is less sure of get lower thresholds. State is kept in
+    buffers, so it is checkpointed and resumed with the model.
+
+    Args:
+        num_classes: number of classes.
+        momentum: EMA momentum of the statistics.
+    """
+
+    def __init__(self, num_classes: int, momentum: float = 0.99) -> None:
+        super().__init__()
+        if not 0 <= momentum < 1:
+            raise ValueError(f'momentum must be in [0, 1), got {momentum}')
+        self.momentum = momentum
+        self.register_buffer('global_conf', torch.tensor(1.0 / num_classes))
+        self.register_buffer('class_prob', torch.full((num_classes,), 1.0 / num_classes))
+
+    @torch.no_grad()
+    def update(self, probs: Tensor, valid: Tensor) -> None:
+        """Update the statistics with teacher ``probs`` (B, C, H, W) on the
+        ``valid`` (B, H, W) pixels."""
+        if not valid.any():
+            return
+        p = probs.permute(0, 2, 3, 1)[valid]  # (N, C)
+        m = self.momentum
+        self.global_conf.mul_(m).add_(p.max(dim=1).values.mean(), alpha=1 - m)
+        self.class_prob.mul_(m).add_(p.mean(dim=0), alpha=1 - m)
+
+    def thresholds(self) -> Tensor:
+        """Current threshold of each class, (C,)."""
+        return self.class_prob / self.class_prob.max() * self.global_conf
+
+    def forward(self, label: Tensor) -> Tensor:
+        """Per-pixel threshold for pseudo-labels ``label`` (B, H, W)."""
+        return self.thresholds()[label]
