@@ -43,7 +43,8 @@ CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), r
 def test_config_builds_model(path):
     cfg = Config.fromfile(path)
     assert 'semiearth' in cfg.custom_imports['imports']
-    cfg.model.backbone.init_cfg = None  # weights are tested elsewhere
+    seg = cfg.model.segmentor if cfg.model.type == 'SemiEarthSegmentor' else cfg.model
+    seg.backbone.init_cfg = None  # weights are tested elsewhere
     model = MODELS.build(cfg.model)
     n_bands = len(cfg.model.data_preprocessor['mean'])
     model.eval()

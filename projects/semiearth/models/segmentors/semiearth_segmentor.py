@@ -55,6 +55,8 @@ class SemiEarthSegmentor(BaseSegmentor):
             teacher's softmax ``(B, C, H, W)`` on the weak view and returns
             ``(label, confidence, pixel_weight_or_None, log_dict)``.
         data_preprocessor: a :class:`SemiSegDataPreProcessor` config.
+        pretrained, train_cfg, test_cfg: as for mmseg segmentors; when set,
+            they are passed on to the wrapped segmentor.
     """
 
     def __init__(self,
@@ -63,8 +65,18 @@ class SemiEarthSegmentor(BaseSegmentor):
                  semi_test_cfg: OptConfigType = None,
                  purifier: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
+                 init_cfg: OptConfigType = None,
+                 pretrained: Optional[str] = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        # mmseg's segmentor keywords (mmseg.apis.init_model sets them) go to
+        # the wrapped segmentor
+        segmentor = copy.deepcopy(segmentor)
+        for key, value in (('pretrained', pretrained), ('train_cfg', train_cfg),
+                           ('test_cfg', test_cfg)):
+            if value is not None and isinstance(segmentor, dict):
+                segmentor[key] = value
         seg_type = segmentor.get('type') if isinstance(segmentor, dict) else None
         seg_cls = MODELS.get(seg_type) if isinstance(seg_type, str) else None
         if seg_cls is None or not issubclass(seg_cls, EncoderDecoder):
