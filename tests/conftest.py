@@ -19,10 +19,10 @@ init_default_scope('mmseg')  # as the configs' default_scope does for the runner
 
 SUP_CONFIG = osp.join(
     ROOT, 'configs/supervised/'
-    'supervised_deeplabv3plus-mbv2_1xb8-400i_nclandsat-1of8-128x128.py')
+    'supervised_deeplabv3plus-mbv2_1xb8-300i_nclandsat-1of8-128x128.py')
 FIXMATCH_CONFIG = osp.join(
     ROOT, 'configs/fixmatch/'
-    'fixmatch_deeplabv3plus-mbv2_1xb16-400i_nclandsat-1of8-128x128.py')
+    'fixmatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py')
 
 
 @pytest.fixture(scope='session')

@@ -22,9 +22,9 @@ import numpy as np
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METHODS = {
     'supervised': 'configs/supervised/'
-    'supervised_deeplabv3plus-mbv2_1xb8-400i_nclandsat-1of8-128x128.py',
+    'supervised_deeplabv3plus-mbv2_1xb8-300i_nclandsat-1of8-128x128.py',
     'fixmatch': 'configs/fixmatch/'
-    'fixmatch_deeplabv3plus-mbv2_1xb16-400i_nclandsat-1of8-128x128.py',
+    'fixmatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
 }
 PSEUDO_KEYS = ('pseudo.mask_ratio', 'pseudo.acc', 'pseudo.acc_all')
 

@@ -6,9 +6,9 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=400, by_epoch=False)
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=300, by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=400, val_interval=100)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=100)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(

@@ -15,8 +15,9 @@ model = dict(
                         cutmix_prob=0.5),
     semi_test_cfg=dict(predict_on='teacher'),
     purifier=None)
-# A 400-iteration schedule needs a shorter EMA window than UniMatch-V2's 0.996
-# (a window of about 250 iterations): on NC Landsat val (seed 0) the teacher
-# had 13.9 mIoU at iteration 200 with 0.996 (student 18.2) and 18.0 with 0.99,
-# ending at 20.8 at iteration 400. Chosen on val; see README "Results".
+# A schedule of a few hundred iterations needs a shorter EMA window than
+# UniMatch-V2's 0.996 (a window of about 250 iterations): on NC Landsat val
+# (seed 0, 400 iterations) the teacher had 13.9 mIoU at iteration 200 with
+# 0.996 (student 18.2) and 18.0 with 0.99, ending at 20.8. Chosen on val; see
+# README "Results".
 custom_hooks = [dict(type='EMATeacherHook', momentum=None, max_momentum=0.99)]
