@@ -1,6 +1,5 @@
 """The CPU-stack shims of semiearth.compat (shared/STACK.md)."""
 import importlib
-import io
 import sys
 
 import pytest

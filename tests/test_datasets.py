@@ -1,5 +1,4 @@
 """NCLandsatDataset, its loading transforms and their errors on bad input."""
-import os
 import os.path as osp
 import shutil
 

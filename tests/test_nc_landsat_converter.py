@@ -1,6 +1,5 @@
 """tools/dataset_converters/nc_landsat.py on the real scene and on bad input."""
 import json
-import os
 import os.path as osp
 
 import cv2

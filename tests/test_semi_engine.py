@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from mmengine.dataset import ConcatDataset, pseudo_collate
-from mmseg.registry import DATASETS, MODELS
+from mmengine.dataset import ConcatDataset
+from mmseg.registry import DATASETS
 
 from conftest import FIXMATCH_CONFIG
 from semiearth.engine import EMATeacherHook
