@@ -9,6 +9,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'
 import semiearth  # noqa: E402,F401  (shims + registration before mmseg is used)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 
@@ -65,8 +66,8 @@ def main():
 
     cfg.resume = args.resume
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
-        __import__('mmengine.registry', fromlist=['RUNNERS']).RUNNERS.build(cfg)
+    # a config may name its own runner (runner_type), as in mmseg
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
 
 
