@@ -253,8 +253,8 @@ class SemiEarthSegmentor(BaseSegmentor):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
                               missing_keys, unexpected_keys, error_msgs):
         """Load a plain segmentor checkpoint into both student and teacher."""
-        if not any(k.startswith(prefix + ('student.', 'teacher.')[i])
-                   for k in state_dict for i in range(2)):
+        own = (prefix + 'student.', prefix + 'teacher.')
+        if not any(k.startswith(own) for k in state_dict):
             plain = [k for k in list(state_dict) if k.startswith(prefix)]
             for k in plain:
                 value = state_dict.pop(k)
