@@ -1,0 +1,118 @@
+"""Build a frozen open_clip model with its weights, failing clearly.
+
+Weights come from exactly one of: an open_clip pretrained tag (open_clip
+downloads it where the machine is online), a local checkpoint file in any
+format open_clip reads (RemoteCLIP's plain state dict, GeoRSCLIP's dict
+holding ``state_dict``, either with a ``module.`` prefix), or, for tests and
+timing only, an explicit ``random_init=True``.
+"""
+import os.path as osp
+from typing import Callable, Optional, Tuple
+
+import torch
+from torch import nn
+
+from .. import compat
+
+compat.apply()  # torchvision must import on the CPU stack before open_clip
+import open_clip  # noqa: E402
+
+OFFLINE_HINT = ('give a local checkpoint instead: checkpoint=PATH in the VLM config, '
+                '`--vlm-checkpoint PATH` for tools/quickstart.sh, or the '
+                'SEMIEARTH_VLM_CKPT variable')
+
+
+def build_open_clip(model_name: str,
+                    pretrained: Optional[str] = None,
+                    checkpoint: Optional[str] = None,
+                    model_cfg: Optional[dict] = None,
+                    image_size: Optional[int] = None,
+                    random_init: bool = False) -> Tuple[nn.Module, Callable]:
+    """Return ``(model, tokenizer)`` in eval mode with frozen parameters.
+
+    Args:
+        model_name: an open_clip architecture (``open_clip.list_models()``),
+            e.g. ``'ViT-B-16'`` (OpenAI), ``'ViT-B-32'`` (RemoteCLIP,
+            GeoRSCLIP), ``'ViT-L-14'``. Used in error messages when
+            ``model_cfg`` is given.
+        pretrained: an open_clip pretrained tag such as ``'openai'``.
+        checkpoint: path of a local weights file.
+        model_cfg: an architecture open_clip does not know by name
+            (``embed_dim``, ``vision_cfg``, ``text_cfg`` as in open_clip's
+            JSON configs); built as ``open_clip.CLIP(**model_cfg)``.
+        image_size: build the vision tower for this input size (position
+            embeddings are interpolated when the weights load).
+        random_init: allow a model with no weights (tests, timing).
+    """
+    sources = [s for s in (pretrained, checkpoint) if s]
+    if len(sources) > 1:
+        raise ValueError(f'VLM {model_name!r}: give pretrained={pretrained!r} or '
+                         f'checkpoint={checkpoint!r}, not both')
+    if not sources and not random_init:
+        raise ValueError(
+            f'VLM {model_name!r} has no weights: set checkpoint=PATH (a local '
+            "RemoteCLIP / GeoRSCLIP / open_clip file) or pretrained=TAG (e.g. "
+            "'openai', downloaded by open_clip where the machine is online). "
+            'random_init=True is for tests and timing only.')
+    if checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f"VLM checkpoint '{checkpoint}' does not exist; "
+                                f'fix the path ({OFFLINE_HINT})')
+
+    if model_cfg is not None:
+        cfg = dict(model_cfg)
+        if image_size:
+            cfg['vision_cfg'] = dict(cfg['vision_cfg'], image_size=image_size)
+        model = open_clip.CLIP(**cfg)
+        context = cfg.get('text_cfg', {}).get('context_length', 77)
+        tokenizer = open_clip.SimpleTokenizer(context_length=context)
+    else:
+        if model_name not in open_clip.list_models():
+            raise KeyError(f'open_clip has no architecture {model_name!r}; known: '
+                           f'{", ".join(open_clip.list_models()[:40])}, ...')
+        try:
+            model = open_clip.create_model(model_name, pretrained=pretrained,
+                                           force_image_size=image_size)
+        except Exception as e:  # network / hub / unknown-tag errors vary
+            raise RuntimeError(
+                f'open_clip could not provide weights {pretrained!r} for '
+                f'{model_name!r} ({type(e).__name__}: {e}). On a machine '
+                f'without internet, {OFFLINE_HINT}.') from e
+        tokenizer = open_clip.get_tokenizer(model_name)
+
+    if checkpoint:
+        try:
+            open_clip.load_checkpoint(model, checkpoint, strict=True)
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise ValueError(
+                f"VLM checkpoint '{checkpoint}' does not fit the open_clip "
+                f'architecture {model_name!r}: {_short(e)}. Fix: set model_name '
+                'to the architecture the file was trained with (RemoteCLIP and '
+                "GeoRSCLIP name it in the file name, e.g. 'ViT-B-32').") from e
+        except Exception as e:  # unreadable / not a checkpoint
+            raise ValueError(f"VLM checkpoint '{checkpoint}' cannot be read as "
+                             f'weights ({type(e).__name__}: {_short(e)})') from e
+    model.eval().requires_grad_(False)
+    return model, tokenizer
+
+
+def _short(err: Exception, limit: int = 600) -> str:
+    text = ' '.join(str(err).split())
+    return text if len(text) <= limit else text[:limit] + ' ...'
+
+
+def clip_normalization(model: nn.Module) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
+    """(mean, std) the model was trained with, in 0..1 pixel units."""
+    cfg = open_clip.get_model_preprocess_cfg(model)
+    mean = cfg.get('mean') or open_clip.OPENAI_DATASET_MEAN
+    std = cfg.get('std') or open_clip.OPENAI_DATASET_STD
+    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+
+
+def encode_text(model: nn.Module, tokenizer: Callable, texts, batch: int = 256) -> torch.Tensor:
+    """L2-normalised text embeddings, computed in chunks."""
+    out = []
+    device = next(model.parameters()).device
+    for i in range(0, len(texts), batch):
+        tokens = tokenizer(texts[i:i + batch]).to(device)
+        out.append(nn.functional.normalize(model.encode_text(tokens).float(), dim=-1))
+    return torch.cat(out)
