@@ -70,3 +70,46 @@ def run_tool(args, timeout=600, env=None):
         pytest.fail(f'{args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n'
                     f'{proc.stderr[-5000:]}')
     return proc
+
+
+SEMIEARTH_CONFIG = osp.join(
+    ROOT, 'configs/semiearth/'
+    'semiearth_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py')
+# A tiny open_clip architecture (random weights; no download anywhere).
+TINY_CLIP = dict(
+    embed_dim=32,
+    vision_cfg=dict(image_size=32, patch_size=8, width=64, layers=2, head_width=32),
+    text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=1))
+
+
+@pytest.fixture(scope='session')
+def tiny_clip_ckpt(tmp_path_factory):
+    """A tiny open_clip model saved as a plain state dict (RemoteCLIP style)."""
+    import open_clip
+    import torch
+    torch.manual_seed(0)
+    path = str(tmp_path_factory.mktemp('vlm') / 'tiny_clip.pt')
+    torch.save(open_clip.CLIP(**TINY_CLIP).state_dict(), path)
+    return path
+
+
+def write_semiearth_config(path, data_root, cache_dir, vlm_ckpt, base=SEMIEARTH_CONFIG,
+                           **purifier):
+    """A user config inheriting a SemiEarth config, with test data, the tiny
+    VLM (loaded from ``vlm_ckpt``) and ``cache_dir``; returns its path."""
+    vlm = dict(model_name='tiny-clip', model_cfg=TINY_CLIP, pretrained=None,
+               checkpoint=vlm_ckpt, templates='simple', input_size=64)
+    purifier = dict(dict(vlm=vlm, cache_dir=cache_dir), **purifier)
+    root = data_root
+    text = f"""_base_ = [{base!r}]
+model = dict(purifier={purifier!r}, segmentor=dict(backbone=dict(init_cfg=None)))
+train_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(
+    labeled=dict(data_root={root!r}), unlabeled=dict(data_root={root!r})))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root={root!r}))
+test_dataloader = dict(num_workers=0, persistent_workers=False,
+                       dataset=dict(data_root={root!r}))
+"""
+    with open(path, 'w') as f:
+        f.write(text)
+    return str(path)

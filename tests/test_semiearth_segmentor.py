@@ -136,7 +136,7 @@ def test_predict_on_teacher_or_student():
 class _AllZeroPurifier(nn.Module):
     """Test purifier: every pixel becomes class 0 with confidence 1."""
 
-    def forward(self, probs, inputs, samples):
+    def forward(self, probs, inputs, img_metas, src_coords=None):
         b, _, h, w = probs.shape
         label = torch.zeros(b, h, w, dtype=torch.long)
         return label, torch.ones(b, h, w), None, {'vlm.changed_label_ratio': torch.tensor(0.5)}

@@ -10,6 +10,6 @@ from . import compat
 
 compat.apply()
 
-from . import datasets, engine, evaluation, models, samplers  # noqa: E402,F401  (registers modules)
+from . import apis, datasets, engine, evaluation, models, samplers, vlm  # noqa: E402,F401  (registers modules)
 
 __version__ = '0.1.0'

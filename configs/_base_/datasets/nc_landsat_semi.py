@@ -31,6 +31,9 @@ unlabeled_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='CheckSegLabels', num_classes={{_base_.num_classes}}),
     dict(type='AddValidMask', nodata_value=0),
+    # each pixel's source coordinates follow the view's geometry, so cached
+    # per-image data (SemiEarth's VLM evidence) can be looked up for it
+    dict(type='AddSourceCoords'),
     *geometric,
     dict(type='MultiBranch', branch_field=branches,
          unsup_weak=[dict(type='PackSemiSegInputs')],

@@ -1,4 +1,4 @@
-from .hooks import EMATeacherHook
+from .hooks import EMATeacherHook, PurifierClassCheckHook
 from .runner import TeacherStudentValLoop
 
-__all__ = ['EMATeacherHook', 'TeacherStudentValLoop']
+__all__ = ['EMATeacherHook', 'PurifierClassCheckHook', 'TeacherStudentValLoop']

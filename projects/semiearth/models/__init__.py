@@ -1,9 +1,11 @@
 from .backbones import MultiBandMobileNetV2
 from .data_preprocessors import SemiSegDataPreProcessor
+from .purifiers import PaperPurifyRule, PoEPurifyRule, VLMPurifyHead
 from .segmentors import SemiEarthSegmentor
 from .weight_converters import convert_torchvision_mobilenet_v2
 
 __all__ = [
     'MultiBandMobileNetV2', 'SemiSegDataPreProcessor', 'SemiEarthSegmentor',
-    'convert_torchvision_mobilenet_v2'
+    'convert_torchvision_mobilenet_v2', 'VLMPurifyHead', 'PaperPurifyRule',
+    'PoEPurifyRule'
 ]

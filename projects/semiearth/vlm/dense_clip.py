@@ -7,8 +7,10 @@ their cosine similarity to class text embeddings gives per-pixel class
 probabilities. Nothing is trained.
 """
 import hashlib
+import inspect
 import json
 import math
+import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -178,14 +180,13 @@ class DenseCLIP(nn.Module):
                              persistent=False)
         owner = [i for i, syn in enumerate(self.synonyms) for _ in syn]
         self.register_buffer('synonym_owner', torch.tensor(owner), persistent=False)
-        self.fingerprint = self._fingerprint(dict(
-            class_names=[self.class_keys, self.synonyms], model_name=model_name,
-            pretrained=pretrained, checkpoint=checkpoint, model_cfg=model_cfg,
-            random_init=random_init, attention=attention, cls_lambda=cls_lambda,
-            logit_scale=logit_scale, templates=templates, input_size=input_size,
-            window=window, stride=stride, rgb_bands=list(rgb_bands),
-            input_mean=list(input_mean), input_std=list(input_std),
-            bg_thresh=bg_thresh, bg_class=bg_class, image_size=image_size))
+        self.fingerprint = self.settings_fingerprint(
+            class_names=class_names, model_name=model_name, pretrained=pretrained,
+            checkpoint=checkpoint, model_cfg=model_cfg, random_init=random_init,
+            attention=attention, cls_lambda=cls_lambda, logit_scale=logit_scale,
+            templates=templates, input_size=input_size, window=window, stride=stride,
+            rgb_bands=rgb_bands, input_mean=input_mean, input_std=input_std,
+            bg_thresh=bg_thresh, bg_class=bg_class, image_size=image_size)
 
     @property
     def num_classes(self) -> int:
@@ -199,9 +200,24 @@ class DenseCLIP(nn.Module):
         emb = emb.view(-1, len(fns), emb.shape[-1]).mean(dim=1)
         return F.normalize(emb, dim=-1)
 
-    @staticmethod
-    def _fingerprint(settings: dict) -> str:
-        text = json.dumps(settings, sort_keys=True, default=str)
+    @classmethod
+    def settings_fingerprint(cls, **settings) -> str:
+        """A short hash of every setting that shapes the evidence (defaults
+        filled in), computed without building the model: the key under which
+        cached evidence is valid. A checkpoint counts by file name and size,
+        so moving the file keeps the cache valid."""
+        settings.pop('type', None)
+        bound = inspect.signature(cls.__init__).bind(None, **settings)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        values.pop('self')
+        values['class_names'] = resolve_class_names(values['class_names'])
+        ckpt = values.get('checkpoint')
+        if ckpt:
+            size = osp.getsize(ckpt) if osp.isfile(ckpt) else None
+            values['checkpoint'] = (osp.basename(ckpt), size)
+            values['pretrained'] = None
+        text = json.dumps(values, sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def train(self, mode: bool = True) -> 'DenseCLIP':

@@ -36,7 +36,8 @@ def build_open_clip(model_name: str,
             GeoRSCLIP), ``'ViT-L-14'``. Used in error messages when
             ``model_cfg`` is given.
         pretrained: an open_clip pretrained tag such as ``'openai'``.
-        checkpoint: path of a local weights file.
+        checkpoint: path of a local weights file; when set, it is loaded and
+            ``pretrained`` is not used.
         model_cfg: an architecture open_clip does not know by name
             (``embed_dim``, ``vision_cfg``, ``text_cfg`` as in open_clip's
             JSON configs); built as ``open_clip.CLIP(**model_cfg)``.
@@ -44,11 +45,9 @@ def build_open_clip(model_name: str,
             embeddings are interpolated when the weights load).
         random_init: allow a model with no weights (tests, timing).
     """
-    sources = [s for s in (pretrained, checkpoint) if s]
-    if len(sources) > 1:
-        raise ValueError(f'VLM {model_name!r}: give pretrained={pretrained!r} or '
-                         f'checkpoint={checkpoint!r}, not both')
-    if not sources and not random_init:
+    if checkpoint:
+        pretrained = None  # a local file, when given, is what gets loaded
+    if not (pretrained or checkpoint) and not random_init:
         raise ValueError(
             f'VLM {model_name!r} has no weights: set checkpoint=PATH (a local '
             "RemoteCLIP / GeoRSCLIP / open_clip file) or pretrained=TAG (e.g. "

@@ -46,16 +46,25 @@ class AddValidMask(BaseTransform):
         return f'{type(self).__name__}(nodata_value={self.nodata_value})'
 
 
+# per-pixel fields packed beside the image (name -> dtype); the data
+# preprocessor pads them with SemiSegDataPreProcessor.PAD_VALUES
+PIXEL_FIELDS = {'valid_mask': torch.uint8, 'src_coords': torch.float32}
+
+
 @TRANSFORMS.register_module()
 class PackSemiSegInputs(PackSegInputs):
-    """:class:`PackSegInputs` that also packs ``valid_mask`` (see
-    :class:`AddValidMask`) as ``data_sample.valid_mask``."""
+    """:class:`PackSegInputs` that also packs the per-pixel fields
+    ``valid_mask`` (see :class:`AddValidMask`) and ``src_coords`` (see
+    :class:`AddSourceCoords`) as ``data_sample.<field>`` (C, H, W)."""
 
     def transform(self, results: dict) -> dict:
         packed = super().transform(results)
-        if 'valid_mask' in results:
-            mask = torch.from_numpy(np.ascontiguousarray(results['valid_mask'][None]))
-            packed['data_samples'].valid_mask = PixelData(data=mask.to(torch.uint8))
+        for field, dtype in PIXEL_FIELDS.items():
+            if field in results:
+                value = results[field]
+                value = value[None] if value.ndim == 2 else value.transpose(2, 0, 1)
+                data = torch.from_numpy(np.ascontiguousarray(value)).to(dtype)
+                packed['data_samples'].set_field(PixelData(data=data), field)
         return packed
 
 

@@ -15,12 +15,14 @@ class SemiSegDataPreProcessor(SegDataPreProcessor):
     {branch: [Tensor|None]}, 'data_samples': {branch: [sample|None]}}``; each
     branch's holes (samples of the other dataset) are dropped and the rest is
     normalised, padded and stacked as mmseg does, and each sample's
-    ``valid_mask`` is padded with 0 exactly like its image. Returns
+    per-pixel fields are padded exactly like its image (``valid_mask`` with
+    0, ``src_coords`` with -1: see ``PAD_VALUES``). Returns
     ``{'inputs': {branch: Tensor}, 'data_samples': {branch: list}}``. Outside
     training (validation, test) it is the plain mmseg preprocessor.
 
     Args: as :class:`mmseg.models.SegDataPreProcessor`.
     """
+    PAD_VALUES = {'valid_mask': 0, 'src_coords': -1}
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         if not training or not isinstance(data['inputs'], dict):
@@ -35,10 +37,12 @@ class SemiSegDataPreProcessor(SegDataPreProcessor):
                      data_samples=[data['data_samples'][branch][i] for i in keep]),
                 training=True)
             for sample in batch['data_samples']:
-                if 'valid_mask' in sample:
-                    mask = sample.valid_mask.data.to(batch['inputs'].device)
-                    sample.valid_mask = PixelData(data=F.pad(
-                        mask, tuple(sample.metainfo['padding_size']), value=0))
+                for field, pad_value in self.PAD_VALUES.items():
+                    if field in sample:
+                        value = sample.get(field).data.to(batch['inputs'].device)
+                        sample.set_field(PixelData(data=F.pad(
+                            value, tuple(sample.metainfo['padding_size']),
+                            value=pad_value)), field)
             inputs[branch] = batch['inputs']
             samples[branch] = batch['data_samples']
         return dict(inputs=inputs, data_samples=samples)

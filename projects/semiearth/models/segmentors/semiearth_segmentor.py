@@ -49,10 +49,12 @@ class SemiEarthSegmentor(BaseSegmentor):
             ``adaptive_thresh``, ``cutmix_prob``, ``cutmix_area``,
             ``cutmix_ratio`` (defaults and meaning in ``DEFAULT_TRAIN_CFG``).
         semi_test_cfg: ``predict_on``: ``'teacher'`` (default) or ``'student'``.
-        purifier: config of a pseudo-label purifier, or None (FixMatch). It is
-            called as ``purifier(probs, inputs, data_samples)`` with the
-            teacher's softmax ``(B, C, H, W)`` on the weak view and returns
-            ``(label, confidence, pixel_weight_or_None, log_dict)``.
+        purifier: config of a pseudo-label purifier (:class:`VLMPurifyHead`),
+            or None (FixMatch). It is called as ``purifier(probs, inputs,
+            img_metas, src_coords)`` with the teacher's softmax ``(B, C, H,
+            W)`` on the weak view ``inputs``, the views' meta dicts and their
+            source coordinates (or None), and returns ``(label, confidence,
+            pixel_weight_or_None, log_dict)``. It never sees ground truth.
         data_preprocessor: a :class:`SemiSegDataPreProcessor` config.
         pretrained, train_cfg, test_cfg: as for mmseg segmentors; when set,
             they are passed on to the wrapped segmentor.
@@ -88,6 +90,11 @@ class SemiEarthSegmentor(BaseSegmentor):
         self.teacher: EncoderDecoder = MODELS.build(copy.deepcopy(segmentor))
         self.teacher.requires_grad_(False)
         self.purifier = MODELS.build(purifier) if purifier else None
+        if hasattr(self.purifier, 'check_input_normalization') and \
+                hasattr(self.data_preprocessor, 'mean') and self.data_preprocessor.mean is not None:
+            self.purifier.check_input_normalization(
+                self.data_preprocessor.mean.flatten().tolist(),
+                self.data_preprocessor.std.flatten().tolist())
         unknown = set(semi_train_cfg or {}) - set(DEFAULT_TRAIN_CFG)
         if unknown:
             raise ValueError(f'unknown semi_train_cfg keys {sorted(unknown)}; '
@@ -117,10 +124,13 @@ class SemiEarthSegmentor(BaseSegmentor):
         valid = self._valid_mask(weak_samples, x_weak)
 
         # 2. Purifier: VLM evidence corrects labels / confidences (SemiEarth).
+        #    It sees the teacher's output, the images and their meta, never a label.
         weight = None
         if self.purifier is not None:
             label_before, conf_before = label, conf
-            label, conf, weight, purify_log = self.purifier(probs, x_weak, weak_samples)
+            coords = self._pixel_field(weak_samples, 'src_coords')
+            label, conf, weight, purify_log = self.purifier(
+                probs, x_weak, [s.metainfo for s in weak_samples], coords)
             losses.update(purify_log)
 
         # 3. CutMix the strong views, and their targets with the same boxes.
@@ -161,6 +171,8 @@ class SemiEarthSegmentor(BaseSegmentor):
         if self.purifier is not None:
             losses.update(self._diagnostics(label_before, conf_before, valid,
                                             weak_samples, prefix='pseudo_before.'))
+            losses.update(self._purify_changes(label_before, conf_before, label,
+                                               conf, valid))
         return losses
 
     def _threshold(self, probs: Tensor, valid: Tensor, label: Tensor):
@@ -177,16 +189,38 @@ class SemiEarthSegmentor(BaseSegmentor):
         return logits.softmax(dim=1)
 
     @staticmethod
-    def _valid_mask(samples: SampleList, x: Tensor) -> Tensor:
+    def _pixel_field(samples: SampleList, field: str) -> Optional[Tensor]:
+        """A per-pixel field of every sample stacked (B, C, H, W), or None."""
+        if samples and all(field in s for s in samples):
+            return torch.stack([s.get(field).data for s in samples])
+        return None
+
+    def _valid_mask(self, samples: SampleList, x: Tensor) -> Tensor:
         """Real pixels of each unlabeled view (padding and nodata excluded)."""
-        if all('valid_mask' in s for s in samples):
-            return torch.stack([s.valid_mask.data[0] for s in samples]).bool()
+        mask = self._pixel_field(samples, 'valid_mask')
+        if mask is not None:
+            return mask[:, 0].bool()
         # no AddValidMask in the pipeline: every non-padded pixel counts
         mask = torch.zeros(x.shape[0], *x.shape[2:], dtype=torch.bool, device=x.device)
         for i, s in enumerate(samples):
             h, w = s.metainfo['img_shape'][:2]
             mask[i, :h, :w] = True
         return mask
+
+    def _purify_changes(self, label_before: Tensor, conf_before: Tensor,
+                        label: Tensor, conf: Tensor, valid: Tensor) -> Dict[str, Tensor]:
+        """Share of valid pixels whose label / acceptance the purifier changed."""
+        thresh = self.semi_train_cfg['conf_thresh']
+        if self.adaptive_thresh is not None:
+            accept_before = conf_before >= self.adaptive_thresh(label_before)
+            accept = conf >= self.adaptive_thresh(label)
+        else:
+            accept_before, accept = conf_before >= thresh, conf >= thresh
+        n = valid.sum().clamp(min=1)
+        return {
+            'vlm.changed_label_ratio': ((label != label_before) & valid).sum() / n,
+            'vlm.changed_accept_ratio': ((accept != accept_before) & valid).sum() / n,
+        }
 
     def _diagnostics(self, label: Tensor, conf: Tensor, valid: Tensor,
                      samples: SampleList, prefix: str = 'pseudo.') -> Dict[str, Tensor]:

@@ -1,0 +1,86 @@
+"""What the VLM tools (precompute, study, visualisation, benchmark) share:
+reading a SemiEarth config, the unlabeled images as the model sees them,
+and the VLM with the weights the user points at."""
+import copy
+import os
+from typing import List, Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS, MODELS
+
+from ..vlm import DenseCLIP, check_class_names
+
+VLM_CKPT_ENV = 'SEMIEARTH_VLM_CKPT'
+LOAD_TYPES = ('LoadRSImageFromFile', 'LoadImageFromFile')
+
+
+def load_semi_config(path: str, cfg_options: Optional[dict] = None,
+                     vlm_checkpoint: Optional[str] = None) -> Config:
+    """A config with overrides applied; ``vlm_checkpoint`` (or the
+    ``SEMIEARTH_VLM_CKPT`` variable) sets ``model.purifier.vlm.checkpoint``."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    ckpt = vlm_checkpoint or os.environ.get(VLM_CKPT_ENV)
+    if ckpt and cfg.model.get('purifier'):
+        cfg.model.purifier.vlm.checkpoint = ckpt
+    return cfg
+
+
+def purifier_cfg(cfg: Config) -> dict:
+    """``model.purifier`` of a SemiEarth config, or a clear error."""
+    purifier = cfg.model.get('purifier')
+    if not purifier or 'vlm' not in purifier:
+        raise ValueError(f'{cfg.filename}: model.purifier has no VLM (is this a '
+                         'SemiEarth config? see configs/semiearth/)')
+    return purifier
+
+
+def build_loading_dataset(cfg: Config, split: str = 'unlabeled', with_labels: bool = False):
+    """The ``train_dataloader.dataset.<split>`` dataset with only its loading
+    steps: each item is the whole image as stored (no augmentation)."""
+    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset.get(split))
+    if ds_cfg is None:
+        raise ValueError(f'{cfg.filename}: train_dataloader.dataset has no {split!r} '
+                         'dataset (a SemiDataset config is needed)')
+    pipeline = [t for t in ds_cfg.pipeline if t['type'] in LOAD_TYPES]
+    if with_labels:
+        pipeline += [t for t in ds_cfg.pipeline if t['type'] == 'LoadAnnotations']
+    ds_cfg.pipeline = pipeline
+    return DATASETS.build(ds_cfg)
+
+
+def normalize_image(img: np.ndarray, cfg: Config) -> torch.Tensor:
+    """(H, W, C) image -> (1, C, H, W) float tensor normalised as the model's
+    data preprocessor does (band order, mean, std)."""
+    dp = cfg.model.data_preprocessor
+    x = torch.from_numpy(np.ascontiguousarray(img)).float()
+    x = x[..., None] if x.ndim == 2 else x
+    x = x.permute(2, 0, 1)
+    if dp.get('bgr_to_rgb') and x.shape[0] == 3:
+        x = x.flip(0)
+    mean = torch.tensor(dp['mean'], dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(dp['std'], dtype=torch.float32).view(-1, 1, 1)
+    if mean.shape[0] != x.shape[0]:
+        raise ValueError(f'the data preprocessor has {mean.shape[0]} band means, the '
+                         f'image {x.shape[0]} bands')
+    return ((x - mean) / std)[None]
+
+
+def build_purifier_vlm(cfg: Config, dataset=None, **overrides) -> DenseCLIP:
+    """The config's VLM (weights as configured); checks its classes against
+    ``dataset`` when given."""
+    vlm_cfg = dict(purifier_cfg(cfg)['vlm'], **overrides)
+    vlm: DenseCLIP = MODELS.build(vlm_cfg)
+    if dataset is not None:
+        check_class_names(vlm.class_keys, dataset.metainfo['classes'],
+                          where='model.purifier.vlm.class_names')
+    return vlm
+
+
+def image_names(dataset) -> List[str]:
+    return [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]

@@ -1,0 +1,143 @@
+"""VLM-PP: the purifier slot of SemiEarthSegmentor, fed by dense CLIP."""
+import inspect
+from typing import Dict, List, NamedTuple, Optional, Sequence
+
+import torch
+from mmengine.logging import print_log
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+from ...vlm import DenseCLIP, resolve_class_names
+from ...vlm.evidence_cache import EvidenceCache
+
+EVIDENCE_SOURCES = ('cached', 'online')
+
+
+class PurifyResult(NamedTuple):
+    label: Tensor                 # (B, H, W) purified pseudo-labels
+    conf: Tensor                  # (B, H, W) purified confidences
+    weight: Optional[Tensor]      # (B, H, W) per-pixel loss weights, or None
+    log: Dict[str, Tensor]        # scalars to log (never part of a loss)
+
+
+@MODELS.register_module()
+class VLMPurifyHead(nn.Module):
+    """Purify the teacher's pseudo-labels with frozen VLM class evidence.
+
+    Called by :class:`SemiEarthSegmentor` between the teacher's prediction on
+    the weak view and the confidence threshold. It receives the teacher's
+    probabilities, the weak view, each view's image meta (path, size) and
+    source coordinates, never a label; it returns labels and confidences
+    made by ``rule`` (:class:`PaperPurifyRule`, :class:`PoEPurifyRule`, or
+    any registered rule with the same call). It has no trainable parameter
+    and runs without gradient.
+
+    Evidence comes from one of two places, one config switch apart:
+
+    - ``evidence='cached'``: maps written once by ``tools/precompute_vlm.py``
+      into ``cache_dir``, read by image name and sampled at the view's
+      source coordinates (the unlabeled pipeline needs
+      :class:`AddSourceCoords`). The VLM is never built: no weights needed,
+      near-zero cost.
+    - ``evidence='online'``: the VLM runs on the weak view every step.
+
+    Args:
+        vlm: a :class:`DenseCLIP` config (its class names must be the
+            dataset's classes, in order).
+        rule: config of the purification rule.
+        evidence: ``'cached'`` or ``'online'``.
+        cache_dir: the cache directory (``'cached'``; also where
+            ``tools/precompute_vlm.py`` writes).
+        downsample: the cache stores maps downsampled by this factor.
+    """
+
+    def __init__(self, vlm: dict, rule: dict = dict(type='PoEPurifyRule'),
+                 evidence: str = 'cached', cache_dir: Optional[str] = None,
+                 downsample: int = 1) -> None:
+        super().__init__()
+        if evidence not in EVIDENCE_SOURCES:
+            raise ValueError(f'evidence must be one of {EVIDENCE_SOURCES}, got {evidence!r}')
+        if evidence == 'cached' and not cache_dir:
+            raise ValueError("evidence='cached' needs cache_dir (where "
+                             'tools/precompute_vlm.py writes the maps)')
+        self.vlm_cfg = dict(vlm)
+        self.class_keys, _ = resolve_class_names(self.vlm_cfg['class_names'])
+        self.fingerprint = DenseCLIP.settings_fingerprint(**self.vlm_cfg)
+        self.rule = MODELS.build(rule)
+        self.evidence, self.cache_dir, self.downsample = evidence, cache_dir, downsample
+        # Kept out of the module tree: the frozen VLM is not part of the
+        # segmentor's state (checkpoints, EMA, optimizer, DDP), and cached
+        # training never builds it.
+        self._vlm: List[DenseCLIP] = []
+        self._cache: List[EvidenceCache] = []
+
+    def check_input_normalization(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Fail unless the VLM un-normalises with the segmentor's statistics."""
+        sig = inspect.signature(DenseCLIP.__init__).parameters
+        for key, seg in (('input_mean', mean), ('input_std', std)):
+            vlm = self.vlm_cfg.get(key, sig[key].default)
+            if len(vlm) != len(seg) or any(abs(a - b) > 1e-3 for a, b in zip(vlm, seg)):
+                raise ValueError(
+                    f'model.purifier.vlm.{key} {list(vlm)} differs from the data '
+                    f'preprocessor\'s {[round(float(x), 4) for x in seg]}: the VLM would '
+                    'see wrongly scaled pixels. Fix: set it to the preprocessor\'s '
+                    'values (one per input band).')
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_keys)
+
+    @property
+    def vlm(self) -> DenseCLIP:
+        if not self._vlm:
+            print_log(f'VLMPurifyHead: building the VLM ({self.vlm_cfg.get("model_name")}) '
+                      'for online evidence', logger='current')
+            self._vlm.append(MODELS.build(self.vlm_cfg))
+        return self._vlm[0]
+
+    @property
+    def cache(self) -> EvidenceCache:
+        if not self._cache:
+            self._cache.append(EvidenceCache(self.cache_dir, self.fingerprint,
+                                             self.class_keys))
+            if self._cache[0].downsample != self.downsample:
+                raise ValueError(f"VLM evidence cache '{self.cache_dir}' is downsampled "
+                                 f'x{self._cache[0].downsample}, the config says '
+                                 f'x{self.downsample}: re-run tools/precompute_vlm.py')
+        return self._cache[0]
+
+    @torch.no_grad()
+    def get_evidence(self, inputs: Tensor, img_metas: Sequence[dict],
+                     src_coords: Optional[Tensor]):
+        """``(evidence (B, C, H, W), has_evidence (B, H, W))`` for the views."""
+        if self.evidence == 'online':
+            vlm = self.vlm.to(inputs.device)
+            evidence = vlm(inputs)
+            return evidence, torch.ones_like(evidence[:, 0], dtype=torch.bool)
+        if src_coords is None:
+            raise ValueError(
+                "VLMPurifyHead(evidence='cached') needs each unlabeled view's source "
+                "coordinates: add dict(type='AddSourceCoords') to the unlabeled "
+                "pipeline right after loading, or set evidence='online'.")
+        return self.cache.sample([m['img_path'] for m in img_metas],
+                                 [m['ori_shape'] for m in img_metas], src_coords)
+
+    @torch.no_grad()
+    def forward(self, probs: Tensor, inputs: Tensor, img_metas: Sequence[dict],
+                src_coords: Optional[Tensor] = None) -> PurifyResult:
+        """Purify ``probs`` (B, C, H, W), the teacher's softmax on ``inputs``."""
+        evidence, has_evidence = self.get_evidence(inputs, img_metas, src_coords)
+        if evidence.shape != probs.shape:
+            raise ValueError(
+                f'VLM evidence {tuple(evidence.shape)} does not match the teacher '
+                f'probabilities {tuple(probs.shape)}: the VLM has {self.num_classes} '
+                f'classes {self.class_keys}; the segmentor needs one per class.')
+        label, conf = self.rule(probs, evidence.to(probs.dtype), has_evidence)
+        vlm_label = evidence.argmax(dim=1)
+        teacher_label = probs.argmax(dim=1)
+        agree = (vlm_label == teacher_label)[has_evidence].float()
+        log = {'vlm.agree_ratio': agree.mean() if agree.numel() else probs.new_zeros(())}
+        return PurifyResult(label, conf, None, log)
+
+    def train(self, mode: bool = True) -> 'VLMPurifyHead':
+        return super().train(False)
