@@ -1,0 +1,325 @@
+"""VLM-PP: purification rules, the purifier head, cached evidence, and their
+place in SemiEarthSegmentor's training step."""
+import json
+import math
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmseg.registry import DATASETS, MODELS
+
+from conftest import run_tool, write_semiearth_config
+from semiearth.engine import PurifierClassCheckHook
+from semiearth.models import PaperPurifyRule, PoEPurifyRule
+from semiearth.vlm import DenseCLIP
+from semiearth.vlm.evidence_cache import EvidenceCache, cache_key
+
+C = 6
+
+
+def _probs(conf, label, c=C):
+    """(1, c, n) probabilities: ``conf`` on ``label``, the rest spread evenly."""
+    conf, label = torch.tensor(conf), torch.tensor(label)
+    p = ((1 - conf) / (c - 1))[None].repeat(c, 1)
+    p[label, torch.arange(len(label))] = conf
+    return p[None, :, None, :]  # (1, C, 1, n)
+
+
+# ------------------------------------------------------------------ rules
+def test_paper_rule_matches_the_released_formula():
+    # pixels: mismatch below 0.3; agreement below 0.3; mismatch at 0.5; 0.8 untouched
+    probs = _probs([0.2, 0.2, 0.5, 0.8], [0, 1, 2, 3])
+    vlm_label = torch.tensor([4, 1, 5, 0])
+    evidence = _probs([0.9] * 4, vlm_label.tolist())
+    label, conf = PaperPurifyRule()(probs, evidence, torch.ones(1, 1, 4, dtype=torch.bool))
+    e = math.exp(0.95)
+    q_max, q_other = e / (e + C - 1), 1 / (e + C - 1)
+    a = [0.2 / 0.7, 0.5 / 0.7]
+    expected_conf = [q_max,                              # mismatch: max q
+                     a[0] * 0.2 + (1 - a[0]) * q_max,     # agreement: fused with q[label]
+                     a[1] * 0.5 + (1 - a[1]) * q_other,   # c >= 0.3: fused, label kept
+                     0.8]                                 # c >= tau_vlm: untouched
+    assert label[0, 0].tolist() == [4, 1, 2, 3]
+    torch.testing.assert_close(conf[0, 0], torch.tensor(expected_conf), atol=1e-6, rtol=0)
+
+
+def test_paper_rule_never_changes_what_passes_095():
+    torch.manual_seed(0)
+    probs = torch.randn(4, C, 32, 32).mul(3).softmax(1)
+    evidence = torch.randn(4, C, 32, 32).mul(20).softmax(1)  # very confident VLM
+    conf0, label0 = probs.max(1)
+    label, conf = PaperPurifyRule()(probs, evidence, torch.ones(4, 32, 32, dtype=torch.bool))
+    assert (label != label0).any()  # it does relabel pixels...
+    assert torch.equal(conf >= 0.95, conf0 >= 0.95)  # ...but none of them passes
+    assert torch.equal(label[conf >= 0.95], label0[conf0 >= 0.95])
+    touched = conf0 < 0.7
+    assert conf[touched].max() < 0.7
+    # q_from='probs' uses the evidence itself: a confident VLM can then pass 0.95
+    label_p, conf_p = PaperPurifyRule(q_from='probs')(
+        probs, evidence, torch.ones(4, 32, 32, dtype=torch.bool))
+    assert (conf_p[touched] >= 0.95).any()
+
+
+def test_poe_rule_formula_and_where_it_acts():
+    # teacher unsure (0.8) and VLM (0.9) agree -> above the threshold
+    # teacher unsure (0.5 on 0), VLM confident (0.98 on 3) -> relabelled to 3
+    # teacher confident (0.97 on 1), VLM says 5 -> untouched
+    # teacher unsure, but no evidence there -> untouched
+    probs = _probs([0.8, 0.5, 0.97, 0.6], [2, 0, 1, 4])
+    evidence = _probs([0.9, 0.98, 0.99, 0.99], [2, 3, 5, 0])
+    has = torch.tensor([[[True, True, True, False]]])
+    rule = PoEPurifyRule(conf_thresh=0.95, temperature=1.0)
+    label, conf = rule(probs, evidence, has)
+    fused = (probs.log() + evidence.log()).softmax(1)
+    assert label[0, 0].tolist() == [2, 3, 1, 4]
+    torch.testing.assert_close(conf[0, 0, :2], fused.max(1).values[0, 0, :2])
+    assert conf[0, 0, 0] > 0.95 and conf[0, 0, 1] > 0.9
+    torch.testing.assert_close(conf[0, 0, 2:], torch.tensor([0.97, 0.6]))
+    # a high temperature tempers the VLM: the teacher's label stays
+    label_t, _ = PoEPurifyRule(temperature=100.0)(probs, evidence, has)
+    assert label_t[0, 0, 1] == 0
+    # min_vlm_conf: an unsure VLM is ignored
+    label_m, conf_m = PoEPurifyRule(min_vlm_conf=0.99)(probs, evidence, has)
+    assert label_m[0, 0, 1] == 0 and conf_m[0, 0, 1] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match='temperature'):
+        PoEPurifyRule(temperature=0)
+
+
+def test_poe_rule_leaves_accepted_pixels_alone_on_random_inputs():
+    torch.manual_seed(1)
+    probs = torch.randn(2, C, 16, 16).mul(4).softmax(1)
+    evidence = torch.randn(2, C, 16, 16).mul(4).softmax(1)
+    has = torch.rand(2, 16, 16) > 0.3
+    conf0, label0 = probs.max(1)
+    label, conf = PoEPurifyRule()(probs, evidence, has)
+    keep = (conf0 >= 0.95) | ~has
+    assert torch.equal(label[keep], label0[keep]) and torch.equal(conf[keep], conf0[keep])
+    assert (label[~keep] != label0[~keep]).any()
+
+
+# ------------------------------------------------------------ the cache
+@pytest.fixture(scope='module')
+def cached(nc_data, tiny_clip_ckpt, tmp_path_factory):
+    """A SemiEarth config with the tiny VLM, its evidence precomputed."""
+    tmp = tmp_path_factory.mktemp('semiearth')
+    cache_dir = str(tmp / 'cache')
+    config = write_semiearth_config(tmp / 'cfg.py', nc_data, cache_dir, tiny_clip_ckpt)
+    proc = run_tool([sys.executable, 'tools/precompute_vlm.py', config])
+    return dict(config=config, cache_dir=cache_dir, tmp=tmp, log=proc.stdout)
+
+
+def test_precompute_writes_float16_maps_and_keeps_them(cached):
+    cfg = Config.fromfile(cached['config'])
+    with open(osp.join(cached['cache_dir'], 'meta.json')) as f:
+        meta = json.load(f)
+    ann = osp.join(cfg.train_dataloader.dataset.unlabeled.data_root,
+                   cfg.train_dataloader.dataset.unlabeled.ann_file)
+    names = [line.strip() for line in open(ann) if line.strip()]
+    assert sorted(meta['images']) == sorted(names)
+    arr = np.load(osp.join(cached['cache_dir'], names[0] + '.npy'))
+    assert arr.dtype == np.float16 and arr.shape == (C, 32, 32)
+    np.testing.assert_allclose(arr.astype(np.float32).sum(0), 1, atol=5e-3)
+    assert f'{len(names)} to compute' in cached['log']
+    # a second run keeps every map
+    mtime = os.path.getmtime(osp.join(cached['cache_dir'], names[0] + '.npy'))
+    proc = run_tool([sys.executable, 'tools/precompute_vlm.py', cached['config']])
+    assert f'0 to compute, {len(names)} kept' in proc.stdout
+    assert os.path.getmtime(osp.join(cached['cache_dir'], names[0] + '.npy')) == mtime
+
+
+def _unlabeled_dataset(config, pipeline_tail):
+    cfg = Config.fromfile(config)
+    unl = cfg.train_dataloader.dataset.unlabeled
+    load = [t for t in unl.pipeline if t['type'] in ('LoadRSImageFromFile',)]
+    unl.pipeline = load + pipeline_tail
+    return cfg, DATASETS.build(unl)
+
+
+@pytest.mark.parametrize('downsample,tol', [(1, 2e-3), (2, 0.08)])
+def test_cached_evidence_follows_the_weak_view_geometry(cached, nc_data, tiny_clip_ckpt,
+                                                        downsample, tol, tmp_path):
+    """The cached map looked up through the view's source coordinates equals
+    the online map of the whole tile pushed through the same resize, crop and
+    flip (float16 storage: 2e-3; x2 downsampling: 0.08 mean abs)."""
+    cache_dir = cached['cache_dir']
+    config = cached['config']
+    if downsample != 1:
+        cache_dir = str(tmp_path / 'cache2')
+        config = write_semiearth_config(tmp_path / 'cfg2.py', nc_data, cache_dir,
+                                        tiny_clip_ckpt, downsample=downsample)
+        run_tool([sys.executable, 'tools/precompute_vlm.py', config])
+    geometry = [dict(type='RandomResize', scale=(128, 128), ratio_range=(0.5, 2.0),
+                     keep_ratio=True),
+                dict(type='RandomCrop', crop_size=(96, 96)),
+                dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical'])]
+    cfg, ds_coords = _unlabeled_dataset(config, [dict(type='AddSourceCoords'), *geometry])
+    _, ds_plain = _unlabeled_dataset(config, [])
+    purifier = MODELS.build(cfg.model.purifier)
+    vlm = MODELS.build(cfg.model.purifier.vlm)
+    from semiearth.apis import normalize_image
+    from mmseg.datasets.transforms import RandomFlip
+    from mmcv.transforms import Compose
+    flips = 0
+    for idx in range(6):
+        np.random.seed(idx)
+        view = ds_coords[idx]
+        coords = torch.from_numpy(view['src_coords']).permute(2, 0, 1)[None]
+        got, has = purifier.cache.sample([view['img_path']], [view['ori_shape']], coords)
+        # online evidence of the whole tile, put through the same transforms
+        tile = ds_plain[idx]
+        online = vlm(normalize_image(tile['img'], cfg))[0].permute(1, 2, 0).numpy()
+        np.random.seed(idx)
+        moved = Compose([TRANSFORMS_BUILD(t) for t in geometry])(
+            dict(img=tile['img'], evidence=online, seg_fields=['evidence'],
+                 img_shape=tile['img'].shape[:2]))
+        expected = torch.from_numpy(moved['evidence']).permute(2, 0, 1)
+        assert got.shape[1:] == (C, 96, 96) and has.all()
+        diff = (got[0] - expected).abs()
+        if downsample == 1:
+            assert diff.max() < tol, diff.max()
+        else:
+            assert diff.mean() < tol, diff.mean()
+        flips += bool(moved.get('flip'))
+    assert flips > 0  # the check covered flipped views too
+
+
+def TRANSFORMS_BUILD(cfg):
+    from mmseg.registry import TRANSFORMS
+    return TRANSFORMS.build(cfg)
+
+
+def test_bad_caches_are_clear_errors(cached, nc_data, tiny_clip_ckpt, tmp_path):
+    cfg = Config.fromfile(cached['config'])
+    names = sorted(json.load(open(osp.join(cached['cache_dir'], 'meta.json')))['images'])
+    vlm_cfg = cfg.model.purifier.vlm
+    fp = DenseCLIP.settings_fingerprint(**vlm_cfg)
+    keys = list(json.load(open(osp.join(cached['cache_dir'], 'meta.json')))['classes'])
+    with pytest.raises(FileNotFoundError, match='precompute_vlm.py'):
+        EvidenceCache(str(tmp_path / 'nowhere'), fp, keys)
+    # another VLM configuration: stale
+    other = DenseCLIP.settings_fingerprint(**dict(vlm_cfg, attention='maskclip'))
+    with pytest.raises(ValueError, match='stale'):
+        EvidenceCache(cached['cache_dir'], other, keys)
+    cache = EvidenceCache(cached['cache_dir'], fp, keys)
+    with pytest.raises(KeyError, match="no map for image.*stale"):
+        cache.load('data/x/not_cached.tif', (32, 32))
+    with pytest.raises(ValueError, match='stale'):
+        cache.load(f'a/{names[0]}.tif', (40, 32))
+    # a map of the wrong shape
+    bad_dir = tmp_path / 'bad'
+    bad_dir.mkdir()
+    meta = json.load(open(osp.join(cached['cache_dir'], 'meta.json')))
+    json.dump(meta, open(bad_dir / 'meta.json', 'w'))
+    np.save(bad_dir / f'{names[0]}.npy', np.zeros((C + 1, 32, 32), np.float16))
+    with pytest.raises(ValueError, match='shape'):
+        EvidenceCache(str(bad_dir), fp, keys).load(f'a/{names[0]}.tif', (32, 32))
+    # cached mode needs the source coordinates
+    purifier = MODELS.build(cfg.model.purifier)
+    with pytest.raises(ValueError, match='AddSourceCoords'):
+        purifier(torch.rand(1, C, 8, 8).softmax(1), torch.zeros(1, 6, 8, 8),
+                 [dict(img_path=f'a/{names[0]}.tif', ori_shape=(32, 32))], None)
+
+
+def test_class_names_must_match_the_dataset(cached):
+    cfg = Config.fromfile(cached['config'])
+    cfg.model.purifier.vlm.class_names = 'potsdam'
+    model = MODELS.build(cfg.model)
+
+    class _Runner:
+        pass
+    runner = _Runner()
+    runner.model = model
+    runner.train_dataloader = type('DL', (), {'dataset': DATASETS.build(
+        cfg.train_dataloader.dataset.labeled)})()
+    with pytest.raises(ValueError, match="impervious_surface.*do not match.*developed"):
+        PurifierClassCheckHook().before_train(runner)
+    cfg.model.purifier.vlm.class_names = 'nc_landsat'
+    runner.model = MODELS.build(cfg.model)
+    PurifierClassCheckHook().before_train(runner)
+
+
+def test_vlm_normalisation_must_match_the_preprocessor(cached):
+    cfg = Config.fromfile(cached['config'])
+    cfg.model.purifier.vlm.input_mean = [0.0] * 6
+    with pytest.raises(ValueError, match='input_mean'):
+        MODELS.build(cfg.model)
+
+
+# -------------------------------------------------------- in training
+def _train_batch(cfg):
+    dl = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    return next(iter(dl))
+
+
+@pytest.mark.parametrize('evidence', ['cached', 'online'])
+def test_training_step_with_the_purifier(cached, evidence, monkeypatch):
+    cfg = Config.fromfile(cached['config'])
+    cfg.model.purifier.evidence = evidence
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    seen = {}
+    forward = type(model.purifier).forward
+
+    def spy(self, probs, inputs, img_metas, src_coords=None):
+        seen.update(probs=probs, metas=img_metas, coords=src_coords)
+        return forward(self, probs, inputs, img_metas, src_coords)
+    monkeypatch.setattr(type(model.purifier), 'forward', spy)
+    batch = _train_batch(cfg)
+    data = model.data_preprocessor(batch, True)
+    losses = model.loss(**data)
+    for key in ('vlm.changed_label_ratio', 'vlm.changed_accept_ratio', 'vlm.agree_ratio',
+                'pseudo_before.acc_all', 'pseudo.acc_all', 'pseudo.mask_ratio'):
+        assert key in losses, key
+    assert 0 <= losses['vlm.changed_label_ratio'] <= 1
+    # the purifier gets no gradient and no label
+    assert not seen['probs'].requires_grad
+    assert all('gt_sem_seg' not in m for m in seen['metas'])
+    assert all(not isinstance(v, torch.Tensor) for m in seen['metas'] for v in m.values())
+    assert not any(p.requires_grad for p in model.purifier.parameters())
+    # the frozen VLM is never part of the segmentor's state
+    assert not any('clip' in k for k in model.state_dict())
+    assert (evidence == 'online') == bool(model.purifier._vlm)
+
+
+def test_purification_changes_the_unsupervised_loss(cached, tmp_path):
+    """With evidence that agrees with the teacher, the PoE rule lets pixels
+    the teacher alone would reject supervise the student; FixMatch's loss on
+    the same batch has none."""
+    cfg = Config.fromfile(cached['config'])
+    cfg.model.semi_train_cfg.cutmix_prob = 0.0
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    batch = _train_batch(cfg)
+    data = model.data_preprocessor(batch, True)
+    with torch.no_grad():
+        probs = model._teacher_probs(data['inputs']['unsup_weak'])
+    # evidence: the teacher's own argmax, very confident
+    agree = F.one_hot(probs.argmax(1), C).permute(0, 3, 1, 2).float() * (1 - 6e-6) + 1e-6
+    model.purifier.rule = PoEPurifyRule(conf_thresh=0.95, temperature=1.0)
+
+    def fake(inputs, img_metas, src_coords):
+        return agree, torch.ones_like(agree[:, 0], dtype=torch.bool)
+    model.purifier.get_evidence = fake
+    with_vlm = model.loss(**data)
+    assert with_vlm['vlm.changed_accept_ratio'] > 0.5
+    assert with_vlm['pseudo.mask_ratio'] > with_vlm['pseudo_before.mask_ratio']
+    assert with_vlm['unsup.loss_ce'] > 0
+    purifier, model.purifier = model.purifier, None
+    without = model.loss(**data)
+    assert without['unsup.loss_ce'] < with_vlm['unsup.loss_ce']
+    # the paper rule on the same evidence changes no acceptance
+    model.purifier = purifier
+    purifier.rule = PaperPurifyRule()
+    paper = model.loss(**data)
+    assert paper['vlm.changed_accept_ratio'] == 0
+    torch.testing.assert_close(paper['unsup.loss_ce'], without['unsup.loss_ce'])
