@@ -113,3 +113,14 @@ test_dataloader = dict(num_workers=0, persistent_workers=False,
     with open(path, 'w') as f:
         f.write(text)
     return str(path)
+
+
+@pytest.fixture(scope='session')
+def cached(nc_data, tiny_clip_ckpt, tmp_path_factory):
+    """A SemiEarth config with the tiny VLM, its evidence precomputed by
+    tools/precompute_vlm.py."""
+    tmp = tmp_path_factory.mktemp('semiearth')
+    cache_dir = str(tmp / 'cache')
+    config = write_semiearth_config(tmp / 'cfg.py', nc_data, cache_dir, tiny_clip_ckpt)
+    proc = run_tool([sys.executable, 'tools/precompute_vlm.py', config])
+    return dict(config=config, cache_dir=cache_dir, tmp=tmp, log=proc.stdout)

@@ -104,16 +104,6 @@ def test_poe_rule_leaves_accepted_pixels_alone_on_random_inputs():
 
 
 # ------------------------------------------------------------ the cache
-@pytest.fixture(scope='module')
-def cached(nc_data, tiny_clip_ckpt, tmp_path_factory):
-    """A SemiEarth config with the tiny VLM, its evidence precomputed."""
-    tmp = tmp_path_factory.mktemp('semiearth')
-    cache_dir = str(tmp / 'cache')
-    config = write_semiearth_config(tmp / 'cfg.py', nc_data, cache_dir, tiny_clip_ckpt)
-    proc = run_tool([sys.executable, 'tools/precompute_vlm.py', config])
-    return dict(config=config, cache_dir=cache_dir, tmp=tmp, log=proc.stdout)
-
-
 def test_precompute_writes_float16_maps_and_keeps_them(cached):
     cfg = Config.fromfile(cached['config'])
     with open(osp.join(cached['cache_dir'], 'meta.json')) as f:

@@ -25,8 +25,13 @@ METHODS = {
     'supervised_deeplabv3plus-mbv2_1xb8-300i_nclandsat-1of8-128x128.py',
     'fixmatch': 'configs/fixmatch/'
     'fixmatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
+    'semiearth': 'configs/semiearth/'
+    'semiearth_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
 }
+VLM_METHODS = ('semiearth',)  # need VLM weights and a precomputed evidence cache
 PSEUDO_KEYS = ('pseudo.mask_ratio', 'pseudo.acc', 'pseudo.acc_all')
+VLM_KEYS = ('vlm.changed_label_ratio', 'vlm.changed_accept_ratio', 'pseudo_before.acc',
+            'pseudo_before.mask_ratio')
 
 
 def parse_args(argv=None):
@@ -39,6 +44,9 @@ def parse_args(argv=None):
                    help='override the configs\' schedule (smoke runs)')
     p.add_argument('--num-vis', type=int, default=6,
                    help='test tiles in predictions.png')
+    p.add_argument('--vlm-checkpoint', default=os.environ.get('SEMIEARTH_VLM_CKPT'),
+                   help='local VLM weights for the semiearth row (default: '
+                   '$SEMIEARTH_VLM_CKPT; else open_clip downloads them where online)')
     return p.parse_args(argv)
 
 
@@ -58,12 +66,37 @@ def run(cmd, log_path):
             sys.exit(f'{cmd[1]} failed (exit {proc.returncode}); full log: {log_path}')
 
 
+def vlm_options(method, args):
+    """--cfg-options that give a VLM method the user's weights."""
+    if method in VLM_METHODS and args.vlm_checkpoint:
+        return [f'model.purifier.vlm.checkpoint={osp.abspath(args.vlm_checkpoint)}']
+    return []
+
+
+def prepare_vlm(method, args):
+    """Precompute the VLM evidence; None when ready, else why not."""
+    log = osp.join(args.work_dir, method, 'precompute_vlm.log')
+    os.makedirs(osp.dirname(log), exist_ok=True)
+    cmd = [sys.executable, 'tools/precompute_vlm.py', METHODS[method]]
+    opts = vlm_options(method, args)
+    if opts:
+        cmd += ['--cfg-options', *opts]
+    print('$ ' + ' '.join(cmd), flush=True)
+    with open(log, 'w') as f:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode == 0:
+        return None
+    with open(log) as f:
+        lines = [line.strip() for line in f if line.strip()]
+    return (lines[-1] if lines else f'exit {proc.returncode}') + f' (full log: {log})'
+
+
 def train_and_test(method, config, seed, args):
     wd = osp.join(args.work_dir, method, f'seed{seed}')
     shutil.rmtree(wd, ignore_errors=True)  # a stale best checkpoint must not be picked up
     os.makedirs(wd, exist_ok=True)
     py = sys.executable
-    opts = [f'randomness.seed={seed}']
+    opts = [f'randomness.seed={seed}'] + vlm_options(method, args)
     if args.max_iters:
         opts += [f'train_cfg.max_iters={args.max_iters}',
                  f'train_cfg.val_interval={max(1, args.max_iters // 2)}',
@@ -76,7 +109,8 @@ def train_and_test(method, config, seed, args):
     if not best:
         sys.exit(f'no best checkpoint in {wd}: did validation run?')
     test_wd = osp.join(wd, 'test')
-    run([py, 'tools/test.py', config, best[-1], '--work-dir', test_wd],
+    test_opts = ['--cfg-options', *vlm_options(method, args)] if vlm_options(method, args) else []
+    run([py, 'tools/test.py', config, best[-1], '--work-dir', test_wd, *test_opts],
         osp.join(wd, 'test.log'))
     jsons = sorted(glob.glob(osp.join(test_wd, '*', '*.json')))
     with open(jsons[-1]) as f:
@@ -89,12 +123,12 @@ def train_and_test(method, config, seed, args):
 
 def read_curves(work_dir):
     """Pseudo-label diagnostics logged during training, by iteration."""
-    curves = {k: [] for k in PSEUDO_KEYS}
+    curves = {k: [] for k in PSEUDO_KEYS + VLM_KEYS}
     for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
         with open(path) as f:
             for line in f:
                 rec = json.loads(line)
-                for k in PSEUDO_KEYS:
+                for k in curves:
                     if k in rec and 'iter' in rec:
                         curves[k].append((rec['iter'], rec[k]))
     return {k: sorted(v) for k, v in curves.items() if v}
@@ -106,7 +140,7 @@ def summarise(method, config, per_seed, seeds):
     per_class = {c: float(np.nanmean([m[f'IoU.{c}'] for m in per_seed]) / 100)
                  for c in classes}
     final = {}
-    for k in PSEUDO_KEYS:
+    for k in PSEUDO_KEYS + VLM_KEYS:
         # mean of the last five logged values of each seed, then over seeds
         vals = [np.mean([v for _, v in m['curves'][k][-5:]])
                 for m in per_seed if k in m['curves']]
@@ -246,8 +280,20 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
     t0 = time.time()
-    records, per_method_seeds = [], {}
+    records, per_method_seeds, not_run = [], {}, []
     for method in args.methods:
+        if method in VLM_METHODS:
+            print(f'\n=== {method}: VLM evidence cache ===', flush=True)
+            why = prepare_vlm(method, args)
+            if why:
+                print(f'[quickstart] {method} NOT RUN: no VLM weights could be loaded.\n'
+                      f'   {why}\n   Give local weights with --vlm-checkpoint PATH or '
+                      'SEMIEARTH_VLM_CKPT=PATH (e.g. a RemoteCLIP/GeoRSCLIP file; set '
+                      'model_name to match), or run on a machine that can download '
+                      "open_clip's weights.", flush=True)
+                not_run.append(dict(method=method, config=METHODS[method],
+                                    status='not run', reason=why))
+                continue
         per_seed = []
         for seed in args.seeds:
             print(f'\n=== {method}, seed {seed} ===', flush=True)
@@ -259,8 +305,12 @@ def main(argv=None):
     paired_differences(records)
     out = osp.join(args.work_dir, 'results.json')
     with open(out, 'w') as f:
-        json.dump(records, f, indent=1)
+        json.dump(records + not_run, f, indent=1)
+    if not records:
+        sys.exit(f'no method ran; see {out}')
     print_table(records)
+    for r in not_run:
+        print(f"{r['method']}: not run ({r['reason']})")
     png = osp.join(args.work_dir, 'predictions.png')
     save_predictions(records, png, args.num_vis)
     curves = osp.join(args.work_dir, 'pseudo_labels.png')

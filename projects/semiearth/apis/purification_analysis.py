@@ -39,10 +39,13 @@ def unlabeled_batches(cfg: Config, batch_size: int = 8,
               data_prefix=unl.data_prefix)
     if 'indices' in unl:
         ds['indices'] = unl['indices']
-    pipeline = list(ds.pipeline)
-    pipeline.insert(1, dict(type='AddSourceCoords'))
-    pipeline[-1] = dict(type='PackSemiSegInputs')
-    ds.pipeline = pipeline
+    # labels are loaded before the resize so that they match the teacher's
+    # (resized) prediction pixel for pixel
+    steps = list(ds.pipeline)
+    labels = [t for t in steps if t['type'] in ('LoadAnnotations', 'CheckSegLabels')]
+    others = [t for t in steps[1:-1] if t not in labels]
+    ds.pipeline = [steps[0], dict(type='AddSourceCoords'), *labels, *others,
+                   dict(type='PackSemiSegInputs')]
     if limit:
         ds['indices'] = limit
     loader.update(batch_size=batch_size, num_workers=0, persistent_workers=False)

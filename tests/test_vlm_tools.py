@@ -1,0 +1,82 @@
+"""The VLM analysis tools and the quick start's SemiEarth row, run as a user
+runs them (tiny random open_clip model, no download)."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from conftest import ROOT, run_tool
+
+SMALL_BATCH = ['train_dataloader.batch_size=4', 'train_dataloader.sampler.batch_size=4',
+               'train_dataloader.sampler.num_labeled=2']
+
+
+def _teacher_ckpt(config, path):
+    """A SemiEarth checkpoint (student + teacher) of an untrained model."""
+    cfg = Config.fromfile(config)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return str(path)
+
+
+def test_purification_study(cached, tmp_path):
+    ckpt = _teacher_ckpt(cached['config'], tmp_path / 'teacher.pth')
+    out = tmp_path / 'study'
+    proc = run_tool([sys.executable, 'tools/analysis_tools/purification_study.py',
+                     cached['config'], ckpt, '--limit', '8', '--qualities', '0.5', '1.0',
+                     '--temperatures', '1', '--vlm', '--out-dir', str(out)])
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary['simulated_evidence'] is True
+    assert summary['paper_same_as_none'] is True and summary['paper_differing_pixels'] == 0
+    assert set(summary['results']) == {'sim_q0.5', 'sim_q1', 'vlm'}
+    assert set(summary['results']['sim_q1']) == {'none', 'paper', 'poe_T1'}
+    assert 'SIMULATED' in proc.stdout and osp.isfile(summary['plot'])
+    full = json.load(open(out / 'purification_study.json'))['full']
+    # better simulated evidence gives better purified labels
+    assert full['sim_q1']['evidence_acc'] > full['sim_q0.5']['evidence_acc']
+    assert full['sim_q1']['poe_T1']['all_acc'] > full['sim_q0.5']['poe_T1']['all_acc']
+    # no purifier does not depend on the evidence
+    assert full['sim_q1']['none'] == full['sim_q0.5']['none'] == full['vlm']['none']
+
+
+def test_visualize_purification(cached, tmp_path):
+    ckpt = _teacher_ckpt(cached['config'], tmp_path / 'teacher.pth')
+    proc = run_tool([sys.executable, 'tools/analysis_tools/visualize_purification.py',
+                     cached['config'], ckpt, '--num', '2', '--out-dir', str(tmp_path / 'vis')])
+    pngs = [line for line in proc.stdout.splitlines() if line.endswith('.png')]
+    assert len(pngs) == 2
+    import matplotlib.image as mpimg
+    img = mpimg.imread(pngs[0])
+    assert img.shape[1] > 4 * img.shape[0]  # six panels side by side
+
+
+def test_benchmark_step(cached):
+    proc = run_tool([sys.executable, 'tools/analysis_tools/benchmark_step.py',
+                     cached['config'], '--iters', '2', '--warmup', '0',
+                     '--cfg-options', *SMALL_BATCH])
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    steps = summary['seconds_per_step']
+    assert set(steps) == {'fixmatch', 'semiearth_online', 'semiearth_cached'}
+    assert all(v > 0 for v in steps.values())
+    assert summary['cached_vs_fixmatch'] == round(
+        steps['semiearth_cached'] / steps['fixmatch'], 3)
+
+
+def test_quickstart_marks_semiearth_not_run_without_weights(tmp_path):
+    wd = tmp_path / 'qs'
+    proc = subprocess.run(
+        [sys.executable, 'tools/quickstart.py', '--methods', 'semiearth', '--seeds', '0',
+         '--work-dir', str(wd), '--vlm-checkpoint', str(tmp_path / 'missing.pt')],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0  # no method ran
+    assert 'semiearth NOT RUN' in proc.stdout and 'missing.pt' in proc.stdout
+    records = json.load(open(wd / 'results.json'))
+    assert records == [dict(method='semiearth', config=records[0]['config'],
+                            status='not run', reason=records[0]['reason'])]
+    assert 'does not exist' in records[0]['reason']
