@@ -46,6 +46,9 @@ def parse_args(argv=None):
                    'simulated boundary noise radius)')
     p.add_argument('--temperatures', nargs='+', type=float, default=[1.0, 2.0, 4.0],
                    help='VLM temperatures of the PoE rules')
+    p.add_argument('--sim-confidence', type=float, default=0.9,
+                   help='simulated evidence: max probability of a noiseless pixel '
+                   '(match it to your VLM\'s calibration)')
     p.add_argument('--vlm', action='store_true',
                    help="also use the config's VLM evidence (cached or online)")
     p.add_argument('--limit', type=int, default=None, help='first N unlabeled images')
@@ -63,13 +66,41 @@ def rules_for(thresh, temperatures):
     return rules
 
 
-def helps(after, before):
-    """More correct than wrong pixels added to the supervision, and no loss
-    of label accuracy over all pixels."""
+class TeacherRanking:
+    """Accuracy of the teacher's k most confident pixels, for any k: what
+    lowering the threshold alone would accept (the baseline a purifier must
+    beat)."""
+
+    def __init__(self):
+        self.conf, self.right = [], []
+
+    def add(self, probs, gt):
+        conf, label = probs.max(1)
+        has = gt != 255
+        self.conf.append(conf[has].half().cpu())
+        self.right.append((label == gt)[has].cpu())
+
+    def finish(self):
+        conf, right = torch.cat(self.conf).float(), torch.cat(self.right).float()
+        order = conf.argsort(descending=True)
+        self.cum_right = right[order].cumsum(0)
+
+    def acc_at(self, count):
+        if count <= 0:
+            return None
+        return round(float(self.cum_right[count - 1] / count), 4)
+
+
+def helps(after, before, ranking):
+    """The purified supervision beats the teacher's: the added accepted pixels
+    are mostly right, and the accepted pixels are more accurate than the
+    teacher's equally many most confident pixels (a lower threshold)."""
     d_right = after['accepted_right'] - before['accepted_right']
     d_wrong = (after['accepted'] - after['accepted_right']) - \
         (before['accepted'] - before['accepted_right'])
-    return d_right > d_wrong and after['right'] >= before['right']
+    same_share = ranking.acc_at(after['accepted'])
+    return (d_right > d_wrong and same_share is not None
+            and after['accepted_right'] / after['accepted'] > same_share)
 
 
 def main(argv=None):
@@ -83,10 +114,12 @@ def main(argv=None):
     counts = defaultdict(lambda: defaultdict(int))   # (source, rule) -> counts
     paper_diff = defaultdict(int)                    # source -> differing pixels
     evidence_acc = defaultdict(lambda: [0, 0])
+    ranking = TeacherRanking()
     for n, batch in enumerate(unlabeled_batches(cfg, limit=args.limit)):
         out = teacher_outputs(model, batch)
         probs, gt = out['probs'], out['gt']
         boundary = boundary_mask(gt, args.boundary_k)
+        ranking.add(probs, gt)
         has_gt = gt != 255
         for source in sources:
             if source == 'vlm':
@@ -98,6 +131,7 @@ def main(argv=None):
             else:
                 q = float(source[len('sim_q'):])
                 evidence = simulated_evidence(gt, num_classes, q, args.boundary_k,
+                                              confidence=args.sim_confidence,
                                               seed=n)['probs']
                 has = torch.ones_like(gt, dtype=torch.bool)
             right = (evidence.argmax(1) == gt) & has_gt
@@ -115,37 +149,44 @@ def main(argv=None):
             (l0, a0), (lp, ap) = results['none'], results['paper']
             paper_diff[source] += int((a0 != ap).sum() + (a0 & (l0 != lp)).sum())
 
-    table = {s: {r: summarize(counts[(s, r)]) for r in rules} for s in sources}
+    ranking.finish()
+    table = {s: {r: dict(summarize(counts[(s, r)]), teacher_same_share_acc=ranking.acc_at(
+        counts[(s, r)]['accepted'])) for r in rules} for s in sources}
     for s in sources:
         table[s]['evidence_acc'] = round(evidence_acc[s][0] / max(evidence_acc[s][1], 1), 4)
     helps_from = {}
     for r in rules:
         if r.startswith('poe'):
             ok = [float(s[len('sim_q'):]) for s in sources if s.startswith('sim_q')
-                  and helps(counts[(s, r)], counts[(s, 'none')])]
+                  and helps(counts[(s, r)], counts[(s, 'none')], ranking)]
             helps_from[r] = min(ok) if ok else None
 
     os.makedirs(args.out_dir, exist_ok=True)
     print(f'\nTeacher {args.checkpoint} on {counts[(sources[0], "none")]["pixels"]} '
           f'unlabeled pixels with ground truth, threshold {thresh}. Evidence "sim_q*" is '
           'SIMULATED from the ground truth (never used in training).')
-    head = f'{"evidence":<10}{"ev.acc":>7}  {"rule":<9}' + ''.join(
-        f'{k:>14}' for k in ('accepted', 'accepted_acc', 'all_acc', 'boundary_acc'))
-    print(head)
+    cols = {'accepted_share': 'accepted', 'accepted_acc': 'acc_accepted',
+            'teacher_same_share_acc': 'teacher_same_n', 'boundary_acc': 'acc_boundary',
+            'boundary_accepted_acc': 'acc_bnd_accepted'}
+    print(f'{"evidence":<10}{"ev.acc":>7}  {"rule":<9}' +
+          ''.join(f'{c:>17}' for c in cols.values()))
     for s in sources:
         for r in rules:
             row = table[s][r]
-            print(f'{s:<10}{table[s]["evidence_acc"]:>7}  {r:<9}' + ''.join(
-                f'{str(row[k]):>14}' for k in ('accepted_share', 'accepted_acc', 'all_acc',
-                                               'boundary_acc')))
+            print(f'{s:<10}{table[s]["evidence_acc"]:>7}  {r:<9}' +
+                  ''.join(f'{str(row[k]):>17}' for k in cols))
+    print("accepted: share of pixels accepted; teacher_same_n: accuracy of the teacher's "
+          'equally many most confident pixels (a lower threshold, no VLM); acc_boundary: '
+          f'all pixels within {args.boundary_k} px of a class edge; acc_bnd_accepted: '
+          'accepted ones among them')
     same = all(v == 0 for v in paper_diff.values())
     print(f'\npaper rule vs no purifier at {thresh}: '
           f'{sum(paper_diff.values())} pixels differ in acceptance or accepted label '
           f'over {len(sources)} evidence sources -> '
           f'{"identical" if same else "DIFFERENT"}')
     for r, q in helps_from.items():
-        print(f'{r}: helps (adds more right than wrong supervised pixels, keeps label '
-              f'accuracy) ' + (f'from simulated evidence quality {q:g} up' if q is not None
+        print(f'{r}: helps (accepted pixels mostly right and more accurate than the '
+              "teacher's equally many most confident ones) " + (f'from simulated evidence quality {q:g} up' if q is not None
                                else 'at no simulated quality tried'))
     plot = osp.join(args.out_dir, 'purification_study.png')
     save_plot(table, [s for s in sources if s.startswith('sim_q')], rules, plot, thresh)
@@ -153,8 +194,10 @@ def main(argv=None):
                    threshold=thresh, boundary_k=args.boundary_k,
                    paper_same_as_none=same, paper_differing_pixels=sum(paper_diff.values()),
                    helps_from_quality=helps_from, plot=plot,
+                   sim_confidence=args.sim_confidence,
                    results={s: {r: {k: table[s][r][k] for k in (
-                       'accepted_share', 'accepted_acc', 'boundary_acc')}
+                       'accepted_share', 'accepted_acc', 'teacher_same_share_acc',
+                       'boundary_acc')}
                        for r in rules} for s in sources})
     with open(osp.join(args.out_dir, 'purification_study.json'), 'w') as f:
         json.dump(dict(summary, full=table), f, indent=1)
@@ -169,11 +212,17 @@ def save_plot(table, sources, rules, path, thresh):
     qs = [table[s]['evidence_acc'] for s in sources]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for ax, key, title in zip(axes, ('accepted_share', 'accepted_acc', 'boundary_acc'),
-                              ('accepted pixel share', 'accepted-pixel accuracy',
+                              ('accepted pixel share', 'accepted-pixel accuracy\n(dashed: '
+                               "teacher's equally many most confident pixels)",
                                'boundary-pixel accuracy (all)')):
         for r in rules:
             ys = [table[s][r][key] for s in sources]
-            ax.plot(qs, [float('nan') if y is None else y for y in ys], marker='o', label=r)
+            line, = ax.plot(qs, [float('nan') if y is None else y for y in ys], marker='o',
+                            label=r)
+            if key == 'accepted_acc' and r != 'none':
+                base = [table[s][r]['teacher_same_share_acc'] for s in sources]
+                ax.plot(qs, [float('nan') if y is None else y for y in base], ls='--',
+                        color=line.get_color(), lw=1)
         ax.set_title(title)
         ax.set_xlabel('SIMULATED evidence accuracy')
         ax.grid(alpha=0.3)
