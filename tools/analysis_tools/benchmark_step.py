@@ -90,6 +90,8 @@ def main(argv=None):
         model = MODELS.build(model_cfg).to(args.device)
         model.init_weights()
         model.train()
+        if purifier == 'online':
+            model.purifier.vlm.to(args.device)  # build it now, not in a timed step
         optim = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
         variants[name] = (model, optim)
     times = {name: [] for name in variants}

@@ -45,7 +45,7 @@ class PaperPurifyRule:
     def q(self, evidence: Tensor) -> Tensor:
         if self.q_from == 'probs':
             return evidence
-        masks = F.one_hot(evidence.argmax(dim=1), evidence.shape[1]).permute(0, 3, 1, 2)
+        masks = F.one_hot(evidence.max(dim=1).indices, evidence.shape[1]).permute(0, 3, 1, 2)
         return (masks.to(evidence.dtype) * self.mask_logit).softmax(dim=1)
 
     @torch.no_grad()

@@ -133,10 +133,9 @@ class VLMPurifyHead(nn.Module):
                 f'probabilities {tuple(probs.shape)}: the VLM has {self.num_classes} '
                 f'classes {self.class_keys}; the segmentor needs one per class.')
         label, conf = self.rule(probs, evidence.to(probs.dtype), has_evidence)
-        vlm_label = evidence.argmax(dim=1)
-        teacher_label = probs.argmax(dim=1)
-        agree = (vlm_label == teacher_label)[has_evidence].float()
-        log = {'vlm.agree_ratio': agree.mean() if agree.numel() else probs.new_zeros(())}
+        # max(dim=1) rather than argmax: the latter is several times slower on CPU
+        agree = (evidence.max(dim=1).indices == probs.max(dim=1).indices) & has_evidence
+        log = {'vlm.agree_ratio': agree.sum() / has_evidence.sum().clamp(min=1)}
         return PurifyResult(label, conf, None, log)
 
     def train(self, mode: bool = True) -> 'VLMPurifyHead':
