@@ -287,18 +287,20 @@ def test_dpt_config_full_small_model():
     assert cfg.model.backbone.arch == 's' and cfg.model.decode_head.channels == 64
     assert cfg.model.decode_head.post_process_channels == [48, 96, 192, 384]
     assert isinstance(model.backbone, DINOv2ViT) and model.backbone.embed_dims == 384
+    feats = []
+    model.backbone.register_forward_hook(lambda module, args, out: feats.extend(out))
     model.train()
     with torch.no_grad():  # the backward of S at 518 costs ~13 s on 2 cores
-        feats = model.extract_feat(torch.randn(2, 3, 518, 518))
-        assert [tuple(f.shape) for f, _ in feats] == [(2, 384, 37, 37)] * 4
-        losses = model.decode_head.loss(feats, _samples(2, (518, 518)), model.train_cfg)
-    assert torch.isfinite(losses['loss_ce'])
+        losses = model.loss(torch.randn(2, 3, 518, 518), _samples(2, (518, 518)))
+    assert [(tuple(f.shape), tuple(c.shape)) for f, c in feats] == \
+        [((2, 384, 37, 37), (2, 384))] * 4
+    assert torch.isfinite(losses['decode.loss_ce'])
 
 
 def test_dpt_config_tiny_train_step_and_slide_test(tiny):
     _, model = _config_model(TINY, tiny['dst'])
-    assert torch.equal(model.backbone.cls_token,
-                       torch.load(tiny['dst'], weights_only=True)['state_dict']['backbone.cls_token'])
+    converted = torch.load(tiny['dst'], weights_only=True)['state_dict']
+    assert torch.equal(model.backbone.cls_token, converted['backbone.cls_token'])
     model.train()
     losses = model.loss(torch.randn(2, 3, 518, 518), _samples(2, (518, 518)))
     losses['decode.loss_ce'].backward()

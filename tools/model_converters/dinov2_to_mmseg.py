@@ -33,6 +33,8 @@ def main(argv=None) -> None:
                   'dinov2_vits14_pretrain.pth from the DINOv2 release on a machine '
                   'with internet and copy it here.\n')
     state = torch.load(args.src, map_location='cpu', weights_only=True)
+    if isinstance(state, dict) and isinstance(state.get('state_dict'), dict):
+        state = state['state_dict']
     if not isinstance(state, dict):
         p.exit(2, f'error: {args.src} holds a {type(state).__name__}, not a state '
                   'dict; pass the backbone-only *_pretrain.pth file.\n')

@@ -11,11 +11,14 @@
 # post_process_channels, resize by x4 / x2 / x1 / stride-2 conv, 3x3
 # bias-free convs to `channels`, four fusion blocks, 3x3 conv + ReLU, 1x1
 # classifier. norm_cfg=None and dropout 0 match UniMatch-V2 (use_bn=False, no
-# dropout). Known differences, none of which changes the parameter count by
-# more than the residual-unit biases: mmseg's residual-unit convs have no
-# bias; a fusion block upsamples x2 and resizes the skip feature to it
-# (UniMatch-V2 resizes the path to the skip's size), so at 518 the logits are
-# 304 x 304 instead of 296 x 296 before the final resize to the label size.
+# dropout), so no project-specific head is needed. Known differences from
+# UniMatch-V2's head: mmseg's residual-unit convs have no bias (896 fewer
+# parameters for S); a fusion block upsamples x2 and resizes the skip feature
+# to that size (UniMatch-V2 resizes the path to the skip's size), so at 518
+# the logits are 304 x 304 instead of 296 x 296 before the final resize to the
+# label size; that final resize uses align_corners=False (UniMatch-V2: True).
+# UniMatch-V2's complementary feature dropout (comp_drop) belongs to the
+# semi-supervised segmentor, not to this model.
 #
 # Evaluation: UniMatch-V2's sliding window, 518 crops at stride
 # int(518 * 2 / 3) = 345; test images are zero-padded (after normalisation) to

@@ -15,9 +15,17 @@ computes:
   unchanged at the pretrained grid (518 px -> 37 x 37 for the released
   weights).
 
-The parameter names are mmpretrain's, so the file written by
-``tools/model_converters/dinov2_to_mmseg.py`` (``backbone.*`` keys) and
-OpenMMLab's own converted DINOv2 files load the same way.
+The parameter names are mmpretrain's; ``tools/model_converters/
+dinov2_to_mmseg.py`` writes the official weights under these names with a
+``backbone.`` prefix (an mmpretrain ``ImageClassifier`` without head), the
+layout OpenMMLab's own converted DINOv2 files for mmpretrain's
+``VisionTransformer`` should also have (not tried: no network here).
+
+The head is mmseg's own ``DPTHead`` (``configs/_base_/models/dpt_dinov2-s.py``):
+with ``output_cls_token=True`` this backbone returns the ``[map, cls_token]``
+pairs it expects, and with ``readout_type='ignore'``, ``norm_cfg=None`` and
+no dropout it has UniMatch-V2's layers (the config lists the small
+differences), so SemiEarth adds no head of its own.
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -267,18 +275,19 @@ class DINOv2ViT(VisionTransformer):
                 f'DINOv2ViT: {path} is in the official DINOv2 key layout '
                 f'(blocks.N.*, patch_embed.proj.*); {fix}.')
         own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        expected = set(self.state_dict())
-        missing = sorted(expected - set(own))
-        unexpected = sorted(set(own) - expected)
+        model_state = self.state_dict()
+        missing = sorted(set(model_state) - set(own))
+        unexpected = sorted(set(own) - set(model_state))
         if missing or unexpected:
             raise ValueError(
                 f'DINOv2ViT: {path} (prefix {prefix!r}) does not fit this backbone '
                 f'(embed_dims={self.embed_dims}, num_layers={self.num_layers}): '
                 f'missing {_few(missing)}, unexpected {_few(unexpected)}. Use the '
                 f'arch the file was converted from, the right init_cfg.prefix, or {fix}.')
-        mismatched = [f'{k} {tuple(v.shape)} vs {tuple(self.state_dict()[k].shape)}'
+        # pos_embed of another grid is resized by mmpretrain's load hook
+        mismatched = [f'{k} {tuple(v.shape)} vs {tuple(model_state[k].shape)}'
                       for k, v in own.items()
-                      if k != 'pos_embed' and v.shape != self.state_dict()[k].shape]
+                      if k != 'pos_embed' and v.shape != model_state[k].shape]
         if mismatched:
             raise ValueError(
                 f'DINOv2ViT: {path} has tensors of other shapes than this backbone '
