@@ -10,6 +10,16 @@ from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
 ClassNames = Union[str, Mapping[str, Sequence[str]], Sequence[Union[str, Sequence[str]]]]
 
+_ISPRS_5 = {
+    'impervious_surface': ['road', 'parking lot', 'pavement', 'impervious surface'],
+    'building': ['building', 'roof', 'house'],
+    'low_vegetation': ['low vegetation', 'grass', 'lawn'],
+    'tree': ['tree', 'trees', 'forest'],
+    'car': ['car', 'vehicle'],
+}
+# mmseg's PotsdamDataset / ISPRSDataset (Vaihingen) keep clutter as class 5
+_ISPRS_6 = dict(_ISPRS_5, clutter=['background', 'clutter'])
+
 RS_CLASS_NAMES: Dict[str, Dict[str, List[str]]] = {
     'nc_landsat': {
         'developed': ['developed area', 'urban area', 'buildings', 'road'],
@@ -19,22 +29,10 @@ RS_CLASS_NAMES: Dict[str, Dict[str, List[str]]] = {
         'forest': ['forest', 'trees', 'woodland'],
         'water': ['water', 'river', 'lake'],
     },
-    'potsdam': {
-        'impervious_surface': ['road', 'parking lot', 'pavement', 'impervious surface'],
-        'building': ['building', 'roof', 'house'],
-        'low_vegetation': ['low vegetation', 'grass', 'lawn'],
-        'tree': ['tree', 'trees', 'forest'],
-        'car': ['car', 'vehicle'],
-        'clutter': ['background', 'clutter'],
-    },
-    'vaihingen': {
-        'impervious_surface': ['road', 'parking lot', 'pavement', 'impervious surface'],
-        'building': ['building', 'roof', 'house'],
-        'low_vegetation': ['low vegetation', 'grass', 'lawn'],
-        'tree': ['tree', 'trees', 'forest'],
-        'car': ['car', 'vehicle'],
-        'clutter': ['background', 'clutter'],
-    },
+    # the DWL protocol: clutter ignored, 5 classes
+    'potsdam': _ISPRS_5,
+    'isprs': _ISPRS_6,
+    'vaihingen': _ISPRS_6,
     'loveda': {
         'background': ['background', 'bare land'],
         'building': ['building', 'roof', 'house'],

@@ -142,6 +142,9 @@ class DenseCLIP(nn.Module):
         if max(rgb_bands) >= len(input_mean):
             raise ValueError(f'rgb_bands {tuple(rgb_bands)} outside the '
                              f'{len(input_mean)} bands of input_mean/input_std')
+        if window is not None and not 0 < stride <= window:
+            raise ValueError(f'sliding window: stride must be in 1..window ({window}), '
+                             f'got {stride} (a larger stride leaves pixels uncovered)')
         if (bg_thresh is None) != (bg_class is None):
             raise ValueError('bg_thresh and bg_class go together')
         self.class_keys, self.synonyms = resolve_class_names(class_names)
@@ -180,6 +183,7 @@ class DenseCLIP(nn.Module):
                              persistent=False)
         owner = [i for i, syn in enumerate(self.synonyms) for _ in syn]
         self.register_buffer('synonym_owner', torch.tensor(owner), persistent=False)
+        self.train(False)
         self.fingerprint = self.settings_fingerprint(
             class_names=class_names, model_name=model_name, pretrained=pretrained,
             checkpoint=checkpoint, model_cfg=model_cfg, random_init=random_init,

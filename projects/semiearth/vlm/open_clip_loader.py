@@ -58,6 +58,11 @@ def build_open_clip(model_name: str,
                                 f'fix the path ({OFFLINE_HINT})')
 
     if model_cfg is not None:
+        if pretrained:
+            raise ValueError(
+                f'VLM {model_name!r} is built from model_cfg, which open_clip has no '
+                f'pretrained tag for (got pretrained={pretrained!r}): give '
+                'checkpoint=PATH, or drop model_cfg and name an open_clip architecture')
         cfg = dict(model_cfg)
         if image_size:
             cfg['vision_cfg'] = dict(cfg['vision_cfg'], image_size=image_size)
