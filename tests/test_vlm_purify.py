@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS, MODELS
 
 from conftest import run_tool, write_semiearth_config
-from semiearth.engine import PurifierClassCheckHook
+from semiearth.engine import ConfigCheckHook
 from semiearth.models import PaperPurifyRule, PoEPurifyRule
 from semiearth.vlm import DenseCLIP
 from semiearth.vlm.evidence_cache import EvidenceCache, cache_key
@@ -228,10 +228,10 @@ def test_class_names_must_match_the_dataset(cached):
     runner.train_dataloader = type('DL', (), {'dataset': DATASETS.build(
         cfg.train_dataloader.dataset.labeled)})()
     with pytest.raises(ValueError, match="impervious_surface.*do not match.*developed"):
-        PurifierClassCheckHook().before_train(runner)
+        ConfigCheckHook().before_train(runner)
     cfg.model.purifier.vlm.class_names = 'nc_landsat'
     runner.model = MODELS.build(cfg.model)
-    PurifierClassCheckHook().before_train(runner)
+    ConfigCheckHook().before_train(runner)
 
 
 def test_vlm_normalisation_must_match_the_preprocessor(cached):

@@ -100,7 +100,7 @@ def train_and_test(method, config, seed, args):
     if args.max_iters:
         opts += [f'train_cfg.max_iters={args.max_iters}',
                  f'train_cfg.val_interval={max(1, args.max_iters // 2)}',
-                 f'param_scheduler.0.end={args.max_iters}',
+                 f'param_scheduler.end={args.max_iters}',
                  f'default_hooks.checkpoint.interval={max(1, args.max_iters // 2)}']
     t0 = time.time()
     run([py, 'tools/train.py', config, '--work-dir', wd, '--cfg-options', *opts],

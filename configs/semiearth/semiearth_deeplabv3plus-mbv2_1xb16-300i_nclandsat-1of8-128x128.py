@@ -41,7 +41,3 @@ model = dict(
         evidence='cached',
         cache_dir='data/nc_landsat/vlm_cache/vit-b16_segearth',
         downsample=1))
-custom_hooks = [
-    dict(type='EMATeacherHook', momentum=None, max_momentum=0.99),
-    dict(type='PurifierClassCheckHook'),
-]

@@ -1,13 +1,17 @@
 # AdamW with a 10x learning rate on the freshly initialised decode head and
 # poly decay, iteration based. Children set `max_iters`/`val_interval` through
-# train_cfg and the scheduler's `end` (see the schedule_*.py files).
+# train_cfg and `param_scheduler.end` (see the schedule_*.py files).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=300, by_epoch=False)
-]
+# one scheduler as a dict (not a list) so that a child sets its length by
+# key: param_scheduler = dict(end=N)
+param_scheduler = dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=300,
+                       by_epoch=False)
+# every config checks its model's classes against its datasets' (schedules
+# own custom_hooks: the semi ones replace this list and keep the check)
+custom_hooks = [dict(type='ConfigCheckHook')]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=100)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

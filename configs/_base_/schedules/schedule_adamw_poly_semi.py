@@ -2,6 +2,7 @@ _base_ = ['./schedule_adamw_poly.py']
 
 # Teacher-student training: EMA teacher after every step, both models
 # validated, best checkpoint by the teacher's val mIoU.
-custom_hooks = [dict(type='EMATeacherHook', momentum=None, max_momentum=0.996)]
+custom_hooks = [dict(type='ConfigCheckHook'),
+                dict(type='EMATeacherHook', momentum=None, max_momentum=0.996)]
 val_cfg = dict(_delete_=True, type='TeacherStudentValLoop')
 default_hooks = dict(checkpoint=dict(save_best='teacher/mIoU'))

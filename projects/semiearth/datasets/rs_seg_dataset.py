@@ -18,6 +18,10 @@ class RSSegDataset(BaseSegDataset):
     file names exist, and raises ``FileNotFoundError`` naming the path and the
     converter to run otherwise, instead of failing at the first batch.
 
+    Each sample also carries ``num_classes`` (the length of ``classes``), so
+    ``CheckSegLabels()`` in a shared pipeline checks against this dataset's
+    class count.
+
     Subclasses set ``CONVERTER`` to the command that prepares their data.
     """
 
@@ -54,6 +58,11 @@ class RSSegDataset(BaseSegDataset):
                         'is missing. ' + self._fix_hint()
                         + ' Or remove the tile from the split file.')
         return data_list
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        info['num_classes'] = len(self.metainfo['classes'])
+        return info
 
     @staticmethod
     def read_split(path: str) -> List[str]:

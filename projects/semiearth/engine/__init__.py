@@ -1,4 +1,4 @@
-from .hooks import EMATeacherHook, PurifierClassCheckHook
+from .hooks import EMATeacherHook, ConfigCheckHook
 from .runner import TeacherStudentValLoop
 
-__all__ = ['EMATeacherHook', 'PurifierClassCheckHook', 'TeacherStudentValLoop']
+__all__ = ['EMATeacherHook', 'ConfigCheckHook', 'TeacherStudentValLoop']

@@ -55,11 +55,15 @@ class CheckSegLabels(BaseTransform):
     loss on GPU). Put it right after ``LoadAnnotations``.
 
     Args:
-        num_classes: valid labels are ``0 .. num_classes - 1``.
+        num_classes: valid labels are ``0 .. num_classes - 1``. ``None``
+            takes the class count of the dataset the sample comes from
+            (``results['num_classes']``, which :class:`RSSegDataset` sets), so
+            one pipeline serves datasets with different class counts.
         ignore_index: the one other value allowed.
     """
 
-    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+    def __init__(self, num_classes: Optional[int] = None,
+                 ignore_index: int = 255) -> None:
         self.num_classes = num_classes
         self.ignore_index = ignore_index
 
@@ -67,13 +71,22 @@ class CheckSegLabels(BaseTransform):
         seg = results.get('gt_seg_map')
         if seg is None:
             return results
+        num_classes = self.num_classes
+        if num_classes is None:
+            num_classes = results.get('num_classes')
+            if num_classes is None:
+                raise KeyError(
+                    f"CheckSegLabels() has no num_classes and the sample of "
+                    f"'{results.get('img_path')}' does not carry one (only "
+                    'RSSegDataset subclasses set it). Fix: write '
+                    'CheckSegLabels(num_classes=N) in the pipeline.')
         values = np.unique(seg)
-        bad = values[(values >= self.num_classes) & (values != self.ignore_index)]
+        bad = values[(values >= num_classes) & (values != self.ignore_index)]
         if bad.size:
             raise ValueError(
                 f"Label map '{results.get('seg_map_path')}' has values "
-                f'{bad.tolist()} outside the {self.num_classes} classes '
-                f'(0..{self.num_classes - 1}) and the ignore index '
+                f'{bad.tolist()} outside the {num_classes} classes '
+                f'(0..{num_classes - 1}) and the ignore index '
                 f'{self.ignore_index}. Fix: re-run the dataset converter, or '
                 'check the class mapping / `num_classes` in the config.')
         return results

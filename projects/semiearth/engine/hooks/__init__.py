@@ -1,4 +1,4 @@
 from .ema_teacher_hook import EMATeacherHook
-from .purifier_class_check_hook import PurifierClassCheckHook
+from .config_check_hook import ConfigCheckHook
 
-__all__ = ['EMATeacherHook', 'PurifierClassCheckHook']
+__all__ = ['EMATeacherHook', 'ConfigCheckHook']

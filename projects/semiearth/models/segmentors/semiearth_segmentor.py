@@ -55,7 +55,11 @@ class SemiEarthSegmentor(BaseSegmentor):
             W)`` on the weak view ``inputs``, the views' meta dicts and their
             source coordinates (or None), and returns ``(label, confidence,
             pixel_weight_or_None, log_dict)``. It never sees ground truth.
-        data_preprocessor: a :class:`SemiSegDataPreProcessor` config.
+        data_preprocessor: a :class:`SemiSegDataPreProcessor` config. None
+            takes the wrapped segmentor's ``data_preprocessor`` (its mean,
+            std, sizes and pad values) as a ``SemiSegDataPreProcessor``, so a
+            model config that carries its preprocessor (as mmseg's do) wraps
+            unchanged.
         pretrained, train_cfg, test_cfg: as for mmseg segmentors; when set,
             they are passed on to the wrapped segmentor.
     """
@@ -70,6 +74,10 @@ class SemiEarthSegmentor(BaseSegmentor):
                  pretrained: Optional[str] = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None) -> None:
+        if data_preprocessor is None and isinstance(segmentor, dict) and \
+                segmentor.get('data_preprocessor'):
+            data_preprocessor = dict(segmentor['data_preprocessor'],
+                                     type='SemiSegDataPreProcessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         # mmseg's segmentor keywords (mmseg.apis.init_model sets them) go to
         # the wrapped segmentor

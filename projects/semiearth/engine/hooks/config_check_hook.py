@@ -1,0 +1,108 @@
+"""Check, before training or testing, the config mistakes that would
+otherwise train silently on wrong targets or crash deep in a step."""
+from typing import Iterator, Optional, Sequence, Tuple
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmseg.registry import HOOKS
+
+from ...vlm import check_class_names
+
+
+def _pairs(size) -> Tuple[int, int]:
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
+def _random_crops(cfg) -> Iterator[Tuple[int, int]]:
+    """crop_size of every RandomCrop anywhere in a dataloader config."""
+    if isinstance(cfg, dict):
+        if cfg.get('type') == 'RandomCrop':
+            yield _pairs(cfg['crop_size'])
+        for value in cfg.values():
+            yield from _random_crops(value)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            yield from _random_crops(value)
+
+
+def _decode_head(model):
+    """(config key, decode head) of the segmentor that makes the logits."""
+    for where, seg in (('model.segmentor', getattr(model, 'student', None)),
+                       ('model', model)):
+        head = getattr(seg, 'decode_head', None)
+        if head is not None:
+            return where + '.decode_head.num_classes', head
+    return None, None
+
+
+@HOOKS.register_module()
+class ConfigCheckHook(Hook):
+    """Fail at the start of training (or testing) on a config that does not
+    fit its data, with a message that names the setting and the fix.
+
+    Checks:
+
+    - the decode head's ``num_classes`` (of a plain mmseg segmentor, or of
+      the one inside :class:`SemiEarthSegmentor`) against the ``classes`` of
+      the train, val and test datasets: a head with more outputs trains on
+      never-seen classes and reports a wrong mIoU; one with fewer crashes deep
+      in the loss on GPU;
+    - the purifier's VLM class names (names and order): VLM channel ``i`` is
+      compared with segmentor class ``i``, so a list written for another
+      dataset would silently purify with the wrong classes;
+    - every training ``RandomCrop`` against the data preprocessor's ``size``
+      (the size batches are padded to): a larger crop is not padded but its
+      smaller neighbours are, and the batch fails to stack mid-training.
+
+    Every config of the zoo has it (the schedules' ``custom_hooks``), as
+    mmdet 2.x configs had ``NumClassCheckHook``.
+    """
+
+    def before_train(self, runner) -> None:
+        self._check_classes(runner, runner.train_dataloader.dataset, 'train')
+        val_loop = getattr(runner, 'val_loop', None)
+        if val_loop is not None:
+            self._check_classes(runner, val_loop.dataloader.dataset, 'val')
+        cfg = getattr(runner, 'cfg', None)
+        if cfg is not None:
+            self._check_crop(self._model(runner), cfg.get('train_dataloader'))
+
+    def before_test(self, runner) -> None:
+        self._check_classes(runner, runner.test_loop.dataloader.dataset, 'test')
+
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+    def _check_classes(self, runner, dataset, split: str) -> None:
+        classes: Optional[Sequence[str]] = getattr(dataset, 'metainfo', {}).get('classes')
+        if not classes:
+            return
+        model = self._model(runner)
+        name = type(getattr(dataset, 'labeled', dataset)).__name__
+        where, head = _decode_head(model)
+        if head is not None and head.num_classes != len(classes):
+            raise ValueError(
+                f'{where} is {head.num_classes} but the {split} dataset '
+                f'({name}) has {len(classes)} classes {tuple(classes)}. '
+                f'Fix: set {where}={len(classes)} in the config (or pick '
+                'the dataset the model was configured for).')
+        purifier = getattr(model, 'purifier', None)
+        if purifier is not None:
+            check_class_names(purifier.class_keys, classes,
+                              where='model.purifier.vlm.class_names')
+
+    @staticmethod
+    def _check_crop(model, loader_cfg) -> None:
+        size = getattr(getattr(model, 'data_preprocessor', None), 'size', None)
+        if size is None or loader_cfg is None:
+            return
+        size = _pairs(size)
+        for crop in _random_crops(loader_cfg):
+            if crop[0] > size[0] or crop[1] > size[1]:
+                raise ValueError(
+                    f'train_dataloader has RandomCrop(crop_size={crop}) but '
+                    f'model.data_preprocessor.size is {size}: crops larger than '
+                    'the padded size are not padded, and a batch mixing them '
+                    'with smaller ones cannot be stacked. Fix: set '
+                    f'model.data_preprocessor.size={crop} (the crop size).')
