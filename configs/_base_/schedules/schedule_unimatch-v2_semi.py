@@ -1,0 +1,8 @@
+# schedule_unimatch-v2.py for teacher-student training: EMA teacher with
+# momentum min(1 - 1/(t+1), 0.996), teacher and student validated, best
+# checkpoint by the teacher's val mIoU.
+_base_ = ['./schedule_unimatch-v2.py']
+custom_hooks = [dict(type='ConfigCheckHook'),
+                dict(type='EMATeacherHook', momentum=None, max_momentum=0.996)]
+val_cfg = dict(_delete_=True, type='TeacherStudentValLoop')
+default_hooks = dict(checkpoint=dict(save_best='teacher/mIoU'))

@@ -1,0 +1,3 @@
+# supervised_dpt-dinov2-s_4xb4-15k_deepglobe-1pct-518x518 with the 5 % labeled split.
+_base_ = ['./supervised_dpt-dinov2-s_4xb4-15k_deepglobe-1pct-518x518.py']
+train_dataloader = dict(dataset=dict(ann_file='splits/train_labeled_5pct.txt'))
