@@ -17,6 +17,7 @@ from mmseg.registry import DATASETS, MODELS
 
 from conftest import ROOT, TINY_CLIP
 from semiearth.engine import ConfigCheckHook
+from semiearth.engine.hooks.config_check_hook import random_crop_sizes as _crops
 from semiearth.vlm import check_class_names, resolve_class_names
 
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
@@ -38,17 +39,6 @@ def _datasets(cfg):
     train = cfg.train_dataloader.dataset
     parts = [train.labeled, train.unlabeled] if train.type == 'SemiDataset' else [train]
     return parts, cfg.val_dataloader.dataset
-
-
-def _crops(obj):
-    if isinstance(obj, dict):
-        if obj.get('type') == 'RandomCrop':
-            yield tuple(obj['crop_size'])
-        for v in obj.values():
-            yield from _crops(v)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _crops(v)
 
 
 def _branches(sample):

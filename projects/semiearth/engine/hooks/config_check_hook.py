@@ -13,16 +13,16 @@ def _pairs(size) -> Tuple[int, int]:
     return (size, size) if isinstance(size, int) else tuple(size)
 
 
-def _random_crops(cfg) -> Iterator[Tuple[int, int]]:
+def random_crop_sizes(cfg) -> Iterator[Tuple[int, int]]:
     """crop_size of every RandomCrop anywhere in a dataloader config."""
     if isinstance(cfg, dict):
         if cfg.get('type') == 'RandomCrop':
             yield _pairs(cfg['crop_size'])
         for value in cfg.values():
-            yield from _random_crops(value)
+            yield from random_crop_sizes(value)
     elif isinstance(cfg, (list, tuple)):
         for value in cfg:
-            yield from _random_crops(value)
+            yield from random_crop_sizes(value)
 
 
 def _decode_head(model):
@@ -98,7 +98,7 @@ class ConfigCheckHook(Hook):
         if size is None or loader_cfg is None:
             return
         size = _pairs(size)
-        for crop in _random_crops(loader_cfg):
+        for crop in random_crop_sizes(loader_cfg):
             if crop[0] > size[0] or crop[1] > size[1]:
                 raise ValueError(
                     f'train_dataloader has RandomCrop(crop_size={crop}) but '
