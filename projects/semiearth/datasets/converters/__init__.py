@@ -1,10 +1,19 @@
-"""What the benchmark converters share: finding raw files (zips or folders),
-decoding label encodings, cutting padded crops, seeded nested splits, and
-the convert-once driver. tools/dataset_converters/*.py are thin CLIs."""
-from .labels import decode_index_label, decode_rgb_label
-from .raw_files import find_raw
-from .splits import nested_labeled, random_split, ratio_tag, write_splits
-from .tiling import convert_tiles, crop_grid, up_to_date
+"""What the benchmark converters share: finding and reading raw files (zips or
+folders), decoding label encodings, cutting padded crops, seeded nested
+splits, and the convert-once driver. ``tools/dataset_converters/*.py`` are
+thin command lines over this package."""
+from .cli import base_parser, check_count, collect_pairs, convert, parse, run
+from .labels import (IGNORE, colour_code, decode_index_label, decode_rgb_label,
+                     index_code, isprs_colours)
+from .raw_files import find_raw, read_image, read_label, tiles_by_id
+from .splits import (nested_labeled, parse_split_list, random_split, ratio_tag,
+                     ratio_value, write_splits)
+from .tiling import class_pixels, convert_tiles, crop_grid
 
-__all__ = ['decode_rgb_label', 'decode_index_label', 'find_raw', 'random_split',
-           'nested_labeled', 'ratio_tag', 'write_splits', 'crop_grid', 'convert_tiles', 'up_to_date']
+__all__ = [
+    'base_parser', 'parse', 'collect_pairs', 'check_count', 'convert', 'run', 'IGNORE',
+    'decode_rgb_label', 'decode_index_label', 'isprs_colours', 'colour_code', 'index_code',
+    'find_raw', 'tiles_by_id', 'read_image', 'read_label', 'random_split',
+    'nested_labeled', 'ratio_tag', 'ratio_value', 'write_splits', 'parse_split_list',
+    'crop_grid', 'convert_tiles', 'class_pixels'
+]

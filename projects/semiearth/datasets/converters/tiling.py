@@ -1,4 +1,12 @@
-"""Cut tiles into non-overlapping, zero-padded crops, once."""
+"""Cut tiles into non-overlapping, zero-padded crops, once.
+
+Per tile, ``<out>/.progress/<tile>.json`` is written after its crops and
+records what they were made from (source files, crop size, label code) plus
+their names and class pixel counts. A tile whose record matches and whose
+crops all exist is skipped on a re-run, so an interrupted conversion goes on
+where it stopped, and a run with other settings redoes exactly the tiles they
+change.
+"""
 import json
 import os
 import os.path as osp
@@ -9,13 +17,15 @@ import mmengine
 import numpy as np
 
 from .labels import IGNORE
+from .raw_files import read_image, read_label
 
 Tile = Tuple[str, str, str]  # (tile name, image path, label path)
+PROGRESS = '.progress'
 
 
 def crop_grid(img: np.ndarray, label: np.ndarray, crop: int):
     """Yield ``(row, col, img_crop, label_crop)`` over the tile zero-padded
-    (label: ``IGNORE``) to a multiple of ``crop`` on each side."""
+    at the bottom and right (label: ``IGNORE``) to a multiple of ``crop``."""
     h, w = label.shape
     ph, pw = -h % crop, -w % crop
     img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=0)
@@ -26,64 +36,95 @@ def crop_grid(img: np.ndarray, label: np.ndarray, crop: int):
             yield r, c, img[ys, xs], label[ys, xs]
 
 
-def read_image(path: str) -> np.ndarray:
-    img = cv2.imread(path, cv2.IMREAD_COLOR)  # BGR, as mmseg loads PNGs
-    if img is None:
-        raise OSError(f"cannot read image '{path}'. Fix: re-download it.")
-    return img
+def _write(path: str, array: np.ndarray) -> None:
+    if not cv2.imwrite(path, array):
+        raise OSError(f"cannot write '{path}' (disk full or not writable?)")
 
 
-def read_rgb(path: str) -> np.ndarray:
-    """A label file as stored: (H, W) index or (H, W, 3) in RGB order."""
-    raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise OSError(f"cannot read label '{path}'. Fix: re-download it.")
-    return raw[..., ::-1] if raw.ndim == 3 and raw.shape[2] == 3 else raw
+def _load(path: str):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _remove_crops(out: str, names: Sequence[str]) -> None:
+    for name in names:
+        for sub in ('img_dir', 'ann_dir'):
+            path = osp.join(out, sub, name + '.png')
+            if osp.exists(path):
+                os.remove(path)
 
 
 def convert_tiles(tiles: Sequence[Tile], out: str, crop: int,
                   decode: Callable[[np.ndarray, str], np.ndarray],
-                  num_classes: int, force: bool = False) -> Tuple[List[str], Dict]:
-    """Write ``img_dir/<tile>_<row>_<col>.png`` and ``ann_dir/...png`` for
-    every tile; a tile whose crops all exist is skipped (a re-run after an
-    interruption goes on where it stopped) unless ``force``. ``decode`` maps
-    the raw label (as :func:`read_rgb` returns it) to class indices.
-    Returns the crop names and the class pixel counts of all crops."""
-    for sub in ('img_dir', 'ann_dir'):
+                  num_classes: int, label_code=None,
+                  force: bool = False) -> Tuple[Dict[str, List[str]], Dict[str, List[int]]]:
+    """Write ``img_dir/<tile>_<row>_<col>.png`` (the image as read, BGR on
+    disk as mmcv writes it) and ``ann_dir/<tile>_<row>_<col>.png`` (class
+    index, 255 = ignore) for every tile, with a progress bar. ``decode(raw,
+    path)`` maps the raw label (as :func:`read_label` returns it) to class
+    indices; ``label_code`` (JSON-able) describes that mapping so that a
+    changed mapping redoes the tiles. Tiles already done with the same
+    settings are skipped unless ``force``; crops of tiles no longer converted
+    are removed.
+
+    Returns ``({tile: [crop names]}, {crop: [pixels of class 0..n-1, ignore]})``.
+    """
+    for sub in ('img_dir', 'ann_dir', PROGRESS):
         os.makedirs(osp.join(out, sub), exist_ok=True)
-    names, pixels = [], np.zeros(num_classes + 1, np.int64)  # last: ignore
+    crops_of, pixels = {}, {}
     for tile, img_path, label_path in mmengine.track_iter_progress(list(tiles)):
-        done = osp.join(out, 'ann_dir', f'.{tile}.done')
-        if osp.exists(done) and not force:
-            with open(done) as f:
-                record = json.load(f)
-            names += record['crops']
-            pixels += np.asarray(record['pixels'])
+        marker = osp.join(out, PROGRESS, tile + '.json')
+        key = dict(crop=crop, image=osp.abspath(img_path), label=osp.abspath(label_path),
+                   label_code=label_code, num_classes=num_classes)
+        record = _load(marker)
+        if (record and not force and record.get('key') == key and all(
+                osp.exists(osp.join(out, sub, n + '.png'))
+                for n in record['crops'] for sub in ('img_dir', 'ann_dir'))):
+            crops_of[tile] = record['crops']
+            pixels.update(record['pixels'])
             continue
-        img, label = read_image(img_path), decode(read_rgb(label_path), label_path)
+        if osp.exists(marker):
+            os.remove(marker)  # the tile is not done until its marker is back
+        if record:
+            _remove_crops(out, record.get('crops', []))
+        img, raw = read_image(img_path), read_label(label_path)
+        label = decode(raw, label_path)
         if img.shape[:2] != label.shape:
             raise ValueError(f"label '{label_path}' is {label.shape[1]} x {label.shape[0]} "
-                             f"but its image '{img_path}' is {img.shape[1]} x "
+                             f"(W x H) but its image '{img_path}' is {img.shape[1]} x "
                              f'{img.shape[0]}. Fix: re-download the pair.')
-        crops, counts = [], np.zeros_like(pixels)
+        names, counts = [], {}
         for r, c, img_crop, label_crop in crop_grid(img, label, crop):
             name = f'{tile}_{r}_{c}'
-            cv2.imwrite(osp.join(out, 'img_dir', name + '.png'), img_crop)
-            cv2.imwrite(osp.join(out, 'ann_dir', name + '.png'), label_crop)
-            counts += np.bincount(np.minimum(label_crop, num_classes).ravel(),
-                                  minlength=num_classes + 1)
-            crops.append(name)
-        with open(done, 'w') as f:  # written last: the tile is complete
-            json.dump(dict(crops=crops, pixels=counts.tolist()), f)
-        names += crops
-        pixels += counts
-    return names, dict(pixels=pixels[:num_classes].tolist(), ignore=int(pixels[-1]))
+            _write(osp.join(out, 'img_dir', name + '.png'), img_crop)
+            _write(osp.join(out, 'ann_dir', name + '.png'), label_crop)
+            hist = np.bincount(np.minimum(label_crop, num_classes).ravel(),
+                               minlength=num_classes + 1)
+            counts[name] = hist.tolist()
+            names.append(name)
+        tmp = marker + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(dict(key=key, crops=names, pixels=counts), f)
+        os.replace(tmp, marker)  # written last: the tile is complete
+        crops_of[tile] = names
+        pixels.update(counts)
+    # crops of tiles converted before but not now (another subset, say)
+    for name in sorted(os.listdir(osp.join(out, PROGRESS))):
+        tile = name[:-len('.json')]
+        if name.endswith('.json') and tile not in crops_of:
+            record = _load(osp.join(out, PROGRESS, name)) or {}
+            _remove_crops(out, record.get('crops', []))
+            os.remove(osp.join(out, PROGRESS, name))
+    return crops_of, pixels
 
 
-def up_to_date(out: str, args: dict) -> bool:
-    """True when ``out/meta.json`` records a finished run with ``args``."""
-    meta = osp.join(out, 'meta.json')
-    if not osp.exists(meta):
-        return False
-    with open(meta) as f:
-        return json.load(f).get('args') == args
+def class_pixels(crops: Sequence[str], pixels: Dict[str, List[int]],
+                 classes: Sequence[str]) -> Dict[str, int]:
+    """``{class: pixels, ..., 'ignore': pixels}`` summed over ``crops``."""
+    total = np.zeros(len(classes) + 1, np.int64)
+    for name in crops:
+        total += np.asarray(pixels[name], np.int64)
+    return dict(zip(list(classes) + ['ignore'], total.tolist()))
