@@ -5,16 +5,11 @@ import os.path as osp
 import subprocess
 import sys
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
 from conftest import ROOT, run_tool
-
-SMALL_BATCH = ['train_dataloader.batch_size=4', 'train_dataloader.sampler.batch_size=4',
-               'train_dataloader.sampler.num_labeled=2']
-
 
 def _teacher_ckpt(config, path):
     """A SemiEarth checkpoint (student + teacher) of an untrained model."""
@@ -55,19 +50,6 @@ def test_visualize_purification(cached, tmp_path):
     import matplotlib.image as mpimg
     img = mpimg.imread(pngs[0])
     assert img.shape[1] > 4 * img.shape[0]  # six panels side by side
-
-
-def test_benchmark_step(cached):
-    proc = run_tool([sys.executable, 'tools/analysis_tools/benchmark_step.py',
-                     cached['config'], '--iters', '2', '--warmup', '0',
-                     '--cfg-options', *SMALL_BATCH])
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    steps = summary['seconds_per_step']
-    assert set(steps) == {'fixmatch', 'semiearth_online', 'semiearth_cached'}
-    assert all(v > 0 for v in steps.values())
-    # the ratio is of the unrounded medians; the printed medians are rounded
-    assert summary['cached_vs_fixmatch'] == pytest.approx(
-        steps['semiearth_cached'] / steps['fixmatch'], abs=2e-3)
 
 
 def test_quickstart_marks_semiearth_not_run_without_weights(tmp_path):

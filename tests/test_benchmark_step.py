@@ -1,0 +1,173 @@
+"""tools/analysis_tools/benchmark_step.py on CPU: a supervised config from
+its dataloader, a FixMatch config on fake data, a SemiEarth config (tiny
+random VLM, real and fake data), fake batches shaped as real ones, errors."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from conftest import FIXMATCH_CONFIG, ROOT, SUP_CONFIG, data_options, run_tool
+
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
+import benchmark_step as bench  # noqa: E402
+
+SMALL_BATCH = ['train_dataloader.batch_size=4', 'train_dataloader.sampler.batch_size=4',
+               'train_dataloader.sampler.num_labeled=2']
+QUICK = ['--iters', '2', '--warmup', '0']
+
+
+def _run(argv, capsys):
+    """main() in this process; its last stdout line must be the summary."""
+    summary = bench.main(argv)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == summary
+    return summary
+
+
+def _check_times(summary, variants):
+    steps = summary['seconds_per_step']
+    assert summary['variants'] == list(steps) == variants
+    assert summary['baseline'] == variants[0] and summary['steps'] == 2
+    for name in variants:
+        lo, hi = summary['seconds_min_max'][name]
+        assert 0 < lo <= steps[name] <= hi
+    for name in variants[1:]:
+        assert summary[f'{name}_vs_{variants[0]}'] == round(steps[name] / steps[variants[0]], 3)
+    # CPU: no per-variant memory figure, and the note says why
+    assert summary['device'] == 'cpu' and summary['device_name']
+    assert summary['peak_mem_mb'] is None and 'CUDA only' in summary['mem_note']
+    return steps
+
+
+def test_supervised_from_dataloader(nc_data, capsys):
+    summary = _run([SUP_CONFIG, *QUICK, '--batch-size', '2', '--no-pretrained',
+                    '--cfg-options', *data_options(nc_data)], capsys)
+    _check_times(summary, ['supervised'])
+    assert summary['batch_size'] == 2 and summary['crop'] == [128, 128]
+    assert not summary['fake_data'] and not summary['amp']
+    assert not any(k.endswith('_vs_supervised') or k.startswith('online') for k in summary)
+
+
+def test_fixmatch_fake_data(capsys):
+    # no dataset: --fake-data with a --crop that overrides the config's 128 x 128
+    summary = _run([FIXMATCH_CONFIG, *QUICK, '--fake-data', '--batch-size', '2',
+                    '--crop', '64', '96', '--no-pretrained',
+                    '--cfg-options', 'train_dataloader.dataset.labeled.data_root=/missing'],
+                   capsys)
+    _check_times(summary, ['fixmatch'])
+    assert summary['fake_data'] and summary['batch_size'] == 2 and summary['crop'] == [64, 96]
+    assert 'vlm' not in summary and 'cached_vs_fixmatch' not in summary
+
+
+def test_semiearth_three_variants(cached):
+    """The CLI as a user runs it: precomputed cache, three variants."""
+    proc = run_tool([sys.executable, 'tools/analysis_tools/benchmark_step.py',
+                     cached['config'], *QUICK, '--cfg-options', *SMALL_BATCH])
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    steps = _check_times(summary, ['fixmatch', 'semiearth_online', 'semiearth_cached'])
+    assert summary['online_vs_fixmatch'] == summary['semiearth_online_vs_fixmatch'] == round(
+        steps['semiearth_online'] / steps['fixmatch'], 3)
+    assert summary['cached_vs_fixmatch'] == summary['semiearth_cached_vs_fixmatch'] == round(
+        steps['semiearth_cached'] / steps['fixmatch'], 3)
+    assert summary['target_cached_le'] == 1.10 and summary['precompute_s'] >= 0
+    assert summary['batch_size'] == 4 and summary['vlm'] == 'tiny-clip'
+
+
+def test_semiearth_fake_data_cached(cached, capsys):
+    """Fake unlabeled images get evidence maps by name: the cached variant runs."""
+    summary = _run([cached['config'], *QUICK, '--fake-data', '--batch-size', '2',
+                    '--variants', 'semiearth_cached', 'fixmatch'], capsys)
+    steps = _check_times(summary, ['semiearth_cached', 'fixmatch'])
+    assert summary['cached_vs_fixmatch'] == round(
+        steps['semiearth_cached'] / steps['fixmatch'], 3)
+    assert 'online_vs_fixmatch' not in summary
+    assert summary['target_cached_le'] == 1.10 and summary['crop'] == [128, 128]
+
+
+def _structure(x):
+    """Types, keys, dtypes, band counts and metainfo keys, not values or sizes."""
+    if isinstance(x, dict):
+        return {k: _structure(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_structure(v) for v in x]
+    if torch.is_tensor(x):
+        return ('tensor', x.dtype, x.shape[0], x.dim())
+    if x is None:
+        return None
+    return (type(x).__name__, sorted(x.metainfo),
+            {k: _structure(x.get(k).data) for k in sorted(x.keys())})
+
+
+def _shapes(x):
+    """Every tensor's exact shape (after the data preprocessor)."""
+    if isinstance(x, dict):
+        return {k: _shapes(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_shapes(v) for v in x]
+    if torch.is_tensor(x):
+        return (tuple(x.shape), x.dtype)
+    return {k: (tuple(x.get(k).data.shape), x.get(k).data.dtype) for k in sorted(x.keys())}
+
+
+@pytest.mark.parametrize('config,semi', [(SUP_CONFIG, False), (FIXMATCH_CONFIG, True)],
+                         ids=['supervised', 'fixmatch'])
+def test_fake_batch_structure_equals_real(nc_data, config, semi):
+    extra = SMALL_BATCH if semi else ['train_dataloader.batch_size=4']
+    args = bench.parse_args([config, '--cfg-options', *data_options(nc_data, semi=semi),
+                             *extra])
+    cfg = bench.load_semi_config(config, args.cfg_options)
+    kind = bench.model_kind(cfg, config)
+    assert kind == ('semi' if semi else 'supervised')
+    real = bench.real_batches(cfg, 1)[0]
+    crop = bench.crop_size(cfg, kind, None, config)
+    fake = bench.fake_batch(kind, 4, 2 if semi else 4, crop, bench.num_bands(cfg, kind),
+                            bench.num_classes(cfg, kind, config),
+                            bench.unlabeled_layout(cfg), seed=3)
+    expected = _structure(real)
+    if semi:  # a real strong view stays uint8 when no random photometric change fired
+        expected['inputs']['unsup_strong'] = [
+            None if x is None else ('tensor', torch.float32, *x[2:])
+            for x in expected['inputs']['unsup_strong']]
+    assert crop == (128, 128) and _structure(fake) == expected
+    # labels in [0, num_classes), images of the crop size
+    samples = fake['data_samples']['sup'][:2] if semi else fake['data_samples']
+    for s in samples:
+        assert 0 <= int(s.gt_sem_seg.data.min()) and int(s.gt_sem_seg.data.max()) < 6
+        assert s.metainfo['img_shape'] == crop
+    # after the data preprocessor every tensor has the same shape and dtype
+    torch.manual_seed(0)
+    dp_cfg = cfg.model.data_preprocessor
+    preprocessor = MODELS.build(dict(dp_cfg, type='SemiSegDataPreProcessor')
+                                if semi else dp_cfg)
+    real_p, fake_p = preprocessor(real, training=True), preprocessor(fake, training=True)
+    assert _shapes(fake_p) == _shapes(real_p)
+    if semi:  # unique file names, identity source coordinates
+        weak = [s for s in fake['data_samples']['unsup_weak'] if s is not None]
+        assert len({s.img_path for s in weak}) == 2
+        assert weak[0].src_coords.data[:, 5, 7].tolist() == [7.0, 5.0]
+
+
+def test_errors(tmp_path, capsys):
+    not_seg = tmp_path / 'loss.py'
+    not_seg.write_text("model = dict(type='CrossEntropyLoss')\n")
+    with pytest.raises(bench.BenchmarkError, match=r'loss\.py: model\.type .*configs/supervised'):
+        bench.main([str(not_seg)])
+    no_crop = tmp_path / 'no_crop.py'
+    no_crop.write_text("model = dict(type='EncoderDecoder', decode_head=dict(num_classes=3))\n"
+                       'train_dataloader = dict(batch_size=2)\n')
+    with pytest.raises(bench.BenchmarkError, match=r'no_crop\.py: --fake-data .*--crop H W'):
+        bench.main([str(no_crop), '--fake-data'])
+    with pytest.raises(bench.BenchmarkError, match=r"variants \['fixmatch'\].*--variants"):
+        bench.main([FIXMATCH_CONFIG, '--fake-data', '--variants', 'semiearth_online'])
+    with pytest.raises(SystemExit):
+        bench.main([SUP_CONFIG, '--amp', '--device', 'cpu'])
+    assert '--amp needs a CUDA device' in capsys.readouterr().err
+
+
+def test_no_pretrained_strips_every_pretrained_weight():
+    cfg = bench.load_semi_config(SUP_CONFIG)
+    assert cfg.model.backbone.init_cfg.type == 'Pretrained'
+    bench.strip_pretrained(cfg.model)
+    assert cfg.model.backbone.init_cfg is None and 'Pretrained' not in cfg.pretty_text
