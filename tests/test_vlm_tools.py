@@ -5,6 +5,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
@@ -64,3 +65,26 @@ def test_quickstart_marks_semiearth_not_run_without_weights(tmp_path):
     assert records == [dict(method='semiearth', config=records[0]['config'],
                             status='not run', reason=records[0]['reason'])]
     assert 'does not exist' in records[0]['reason']
+
+
+def test_tools_normalise_with_the_segmentors_preprocessor():
+    """Zoo SemiEarth configs leave model.data_preprocessor unset (the wrapper
+    takes the segmentor's); the tools must normalise the same way."""
+    import numpy as np
+    from semiearth.apis import model_data_preprocessor, normalize_image
+    path = osp.join(ROOT, 'configs/semiearth/'
+                    'semiearth_dpt-dinov2-s_4xb8-4k_vaihingen-1of8-518x518.py')
+    cfg = Config.fromfile(path)
+    assert cfg.model.get('data_preprocessor') is None
+    dp = model_data_preprocessor(cfg)
+    assert dp['mean'] == [123.675, 116.28, 103.53] and dp['bgr_to_rgb']
+    bgr = np.zeros((2, 2, 3), np.uint8)
+    bgr[..., 0] = 255  # blue
+    x = normalize_image(bgr, cfg)
+    assert x.shape == (1, 3, 2, 2)
+    torch.testing.assert_close(x[0, :, 0, 0], torch.tensor(
+        [-123.675 / 58.395, -116.28 / 57.12, (255 - 103.53) / 57.375]))
+    cfg.model.segmentor.data_preprocessor.mean = None
+    with pytest.raises(ValueError, match=r'vaihingen-1of8-518x518\.py: no data preprocessor '
+                       r'with mean/std.*Fix'):
+        model_data_preprocessor(cfg)

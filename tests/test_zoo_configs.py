@@ -5,6 +5,7 @@ checks (num_classes, crop size) fail clearly."""
 import glob
 import os.path as osp
 import re
+import sys
 from collections import defaultdict
 
 import cv2
@@ -15,7 +16,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmseg.registry import DATASETS, MODELS
 
-from conftest import ROOT, TINY_CLIP
+from conftest import ROOT, TINY_CLIP, run_tool, write_semiearth_config
 from semiearth.engine import ConfigCheckHook
 from semiearth.engine.hooks.config_check_hook import random_crop_sizes as _crops
 from semiearth.vlm import check_class_names, resolve_class_names
@@ -237,6 +238,43 @@ def test_smallest_paper_config_trains_a_step(fake_roots, tiny_clip_ckpt, tmp_pat
     assert 'train/vlm.changed_label_ratio' in scalars
     after = runner.model.student.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def _log(work_dir):
+    return open(sorted(glob.glob(osp.join(str(work_dir), '*', '*.log')))[-1]).read()
+
+
+@pytest.mark.timeout(900)
+def test_smallest_paper_config_with_the_users_commands(fake_roots, tiny_clip_ckpt, tmp_path):
+    """What a user runs on a paper config: ``tools/precompute_vlm.py`` then
+    ``bash tools/dist_train.sh CONFIG 2`` (two DDP processes; gloo on this
+    CPU machine) with the config's cached evidence, two iterations and a
+    teacher/student validation. DDP would fail here on a trainable parameter
+    without a gradient, a rank that builds a different model, or evidence
+    missing from the cache."""
+    root = fake_roots['data/vaihingen']
+    cache = str(tmp_path / 'cache')
+    config = write_semiearth_config(tmp_path / 'cfg.py', root, cache, tiny_clip_ckpt,
+                                    base=SMALLEST)
+    tiny = ['model.purifier.vlm.window=None']
+    pre = run_tool([sys.executable, 'tools/precompute_vlm.py', config, '--cfg-options', *tiny])
+    assert len(glob.glob(osp.join(cache, '*'))) >= 2, pre.stdout[-2000:]
+    wd = tmp_path / 'work'
+    opts = tiny + ['train_dataloader.batch_size=2', 'train_dataloader.sampler.batch_size=2',
+                   'train_dataloader.sampler.num_labeled=1', 'train_cfg.max_iters=2',
+                   'train_cfg.val_interval=2', 'param_scheduler.end=2',
+                   'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2']
+    run_tool(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', str(wd),
+              '--cfg-options', *opts], timeout=840,
+             env={'PYTHON': sys.executable, 'PORT': '29637'})
+    log = _log(wd)
+    assert 'GPU number: 2' in log and 'Iter(train) [2/2]' in log
+    for key in ('sup.loss_ce', 'unsup.loss_ce', 'vlm.changed_label_ratio', 'teacher/mIoU',
+                'student/mIoU'):
+        assert key in log, key
+    ckpt = torch.load(wd / 'iter_2.pth', map_location='cpu', weights_only=False)
+    assert ckpt['meta']['iter'] == 2
+    assert any(k.startswith('teacher.backbone.') for k in ckpt['state_dict'])
 
 
 class _Runner:

@@ -20,7 +20,8 @@ import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 
-from semiearth.apis import load_semi_config, purifier_cfg  # noqa: E402
+from semiearth.apis import (load_semi_config, model_data_preprocessor,  # noqa: E402
+                            purifier_cfg)
 from semiearth.apis.purification_analysis import (IGNORE, build_teacher,  # noqa: E402
                                                   simulated_evidence, teacher_outputs,
                                                   unlabeled_batches)
@@ -52,7 +53,7 @@ def colorize(label, palette, dim=None):
 
 
 def rgb_image(x, cfg, vlm_cfg):
-    dp = cfg.model.data_preprocessor
+    dp = model_data_preprocessor(cfg)
     mean = np.asarray(dp['mean'], np.float32)[:, None, None]
     std = np.asarray(dp['std'], np.float32)[:, None, None]
     img = x.cpu().numpy() * std + mean

@@ -54,10 +54,26 @@ def build_loading_dataset(cfg: Config, split: str = 'unlabeled', with_labels: bo
     return DATASETS.build(ds_cfg)
 
 
+def model_data_preprocessor(cfg: Config) -> dict:
+    """The data preprocessor config the built model normalises with:
+    ``model.data_preprocessor``, or, for a teacher-student model without one
+    (the zoo's configs), the wrapped segmentor's, as
+    :class:`SemiEarthSegmentor` takes it."""
+    dp = cfg.model.get('data_preprocessor')
+    if not dp and 'segmentor' in cfg.model:
+        dp = cfg.model.segmentor.get('data_preprocessor')
+    if not dp or dp.get('mean') is None or dp.get('std') is None:
+        raise ValueError(
+            f'{cfg.filename}: no data preprocessor with mean/std in model.'
+            'data_preprocessor or model.segmentor.data_preprocessor; the tools '
+            'normalise images as the model does. Fix: set them in the config.')
+    return dp
+
+
 def normalize_image(img: np.ndarray, cfg: Config) -> torch.Tensor:
     """(H, W, C) image -> (1, C, H, W) float tensor normalised as the model's
     data preprocessor does (band order, mean, std)."""
-    dp = cfg.model.data_preprocessor
+    dp = model_data_preprocessor(cfg)
     x = torch.from_numpy(np.ascontiguousarray(img)).float()
     x = x[..., None] if x.ndim == 2 else x
     x = x.permute(2, 0, 1)
