@@ -184,6 +184,40 @@ def test_cutmix_mixes_all_targets_with_one_box():
         assert torch.equal(m_label[i][~inside], label[i][~inside])
 
 
+def _adaptive_threshold_rank(rank, world, port, probs, valid, out):
+    """One DDP rank: two updates with this rank's pixels."""
+    import os
+    from semiearth.models.utils import SelfAdaptiveThreshold
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.distributed.init_process_group('gloo', rank=rank, world_size=world)
+    sat = SelfAdaptiveThreshold(3, momentum=0.5)
+    for step in range(2):
+        sat.update(probs[step][rank], valid[step][rank])
+    torch.save(sat.state_dict(), f'{out}/{rank}.pt')
+    torch.distributed.destroy_process_group()
+
+
+def test_self_adaptive_thresholds_are_pooled_across_ranks(tmp_path):
+    """Under DDP every rank ends with the thresholds of one process that saw
+    all ranks' pixels; a rank without valid pixels takes part (no hang)."""
+    from semiearth.models.utils import SelfAdaptiveThreshold
+    g = torch.Generator().manual_seed(0)
+    probs = [torch.rand(2, 1, 3, 4, 4, generator=g).softmax(2) for _ in range(2)]
+    valid = [torch.rand(2, 1, 4, 4, generator=g) > 0.3 for _ in range(2)]
+    valid[1][1][:] = False  # second step: rank 1 has no valid pixel
+    torch.multiprocessing.spawn(_adaptive_threshold_rank, nprocs=2, join=True,
+                                args=(2, 29641, probs, valid, str(tmp_path)))
+    single = SelfAdaptiveThreshold(3, momentum=0.5)
+    for step in range(2):
+        single.update(torch.cat(list(probs[step])), torch.cat(list(valid[step])))
+    for rank in range(2):
+        state = torch.load(tmp_path / f'{rank}.pt')
+        for key, value in single.state_dict().items():
+            torch.testing.assert_close(state[key], value)
+    # pooling is not averaging the ranks' means (they hold different pixel counts)
+    assert valid[0][0].sum() != valid[0][1].sum()
+
+
 def test_self_adaptive_thresholds():
     from semiearth.models.utils import SelfAdaptiveThreshold
     sat = SelfAdaptiveThreshold(3, momentum=0.5)

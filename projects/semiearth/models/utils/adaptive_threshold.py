@@ -1,6 +1,7 @@
 """Self-adaptive class-wise confidence thresholds (FreeMatch, Wang et al.,
 ICLR 2023), per pixel."""
 import torch
+from mmengine.dist import all_reduce
 from torch import Tensor, nn
 
 
@@ -31,13 +32,24 @@ class SelfAdaptiveThreshold(nn.Module):
     @torch.no_grad()
     def update(self, probs: Tensor, valid: Tensor) -> None:
         """Update the statistics with teacher ``probs`` (B, C, H, W) on the
-        ``valid`` (B, H, W) pixels."""
-        if not valid.any():
+        ``valid`` (B, H, W) pixels.
+
+        Under DDP the means are taken over the valid pixels of all ranks
+        (one all-reduce of ``C + 2`` numbers), so every rank keeps the same
+        thresholds, as with one large batch; every rank must therefore call
+        this each step, also with no valid pixel. Not distributed, the
+        all-reduce does nothing."""
+        p = probs.permute(0, 2, 3, 1)[valid].float()  # (N, C)
+        # [pixel count, sum of max-probabilities, per-class probability sums]
+        sums = torch.cat([p.new_tensor([p.shape[0], p.max(dim=1).values.sum()]),
+                          p.sum(dim=0)])
+        all_reduce(sums, op='sum')
+        count = sums[0]
+        if count == 0:
             return
-        p = probs.permute(0, 2, 3, 1)[valid]  # (N, C)
         m = self.momentum
-        self.global_conf.mul_(m).add_(p.max(dim=1).values.mean(), alpha=1 - m)
-        self.class_prob.mul_(m).add_(p.mean(dim=0), alpha=1 - m)
+        self.global_conf.mul_(m).add_(sums[1] / count, alpha=1 - m)
+        self.class_prob.mul_(m).add_(sums[2:] / count, alpha=1 - m)
 
     def thresholds(self) -> Tensor:
         """Current threshold of each class, (C,)."""
