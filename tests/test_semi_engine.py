@@ -110,6 +110,86 @@ def test_sampler_resume_continues_the_stream():
     assert resumed == full[7:]
 
 
+def test_sampler_skip_batches_draws_the_same_stream(monkeypatch):
+    """skip_batches(k) starts each rank's stream where k batches end."""
+    import semiearth.samplers.semi_sampler as mod
+    ds = _concat(5, 40)
+    for rank in (0, 1):
+        monkeypatch.setattr(mod, 'get_dist_info', lambda r=rank: (r, 2))
+        full = _batches(SemiSampler(ds, 6, 2, seed=1), 30)
+        moved = SemiSampler(ds, 6, 2, seed=1)
+        moved.skip_batches(17)
+        assert _batches(moved, 13) == full[17:]
+        assert _batches(moved, 13) == full[17:]  # every later iter() starts there
+    with pytest.raises(ValueError, match='num_batches=-1'):
+        moved.skip_batches(-1)
+
+
+class _Loaded(_Range):
+    """Items ``dict(inputs=offset + i)``; counts the loads."""
+    loads = 0
+
+    def __init__(self, n, offset):
+        super().__init__(n)
+        self.offset = offset
+
+    def __getitem__(self, i):
+        _Loaded.loads += 1
+        return dict(inputs=self.offset + i)
+
+
+def _index_runner(work_dir, max_iters, resume=False, workers=0):
+    """A Runner over a labeled (0-4) + unlabeled (100-139) index dataset
+    whose model records every batch it trains on."""
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Recorder(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+            self.seen = []
+
+        def forward(self, inputs, data_samples=None, mode='loss'):
+            self.seen.append(list(inputs))
+            return dict(loss=(self.w - 1).pow(2).sum())
+
+    ds = ConcatDataset.__new__(ConcatDataset)
+    parts = [_Loaded(5, 0), _Loaded(40, 100)]
+    torch.utils.data.ConcatDataset.__init__(ds, parts)
+    ds.datasets = parts
+    ds._fully_initialized = True
+    return Runner(
+        model=Recorder(), work_dir=str(work_dir), default_scope='mmseg',
+        train_dataloader=dict(dataset=ds, batch_size=6, num_workers=workers,
+                              persistent_workers=workers > 0,
+                              sampler=dict(type='SemiSampler', batch_size=6, num_labeled=2),
+                              collate_fn=dict(type='pseudo_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(type='SkipAheadIterBasedTrainLoop', max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False)),
+        randomness=dict(seed=0), resume=resume,
+        load_from=str(work_dir / f'iter_{max_iters - 3}.pth') if resume else None)
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_resume_skips_ahead_without_loading_finished_batches(tmp_path, workers):
+    """SkipAheadIterBasedTrainLoop: a run resumed at iteration 4 trains on the
+    uninterrupted run's batches 5-7 and loads only those (in this process
+    without workers; with persistent workers, whose prefetch from the start of
+    the stream must be dropped, the batches are checked)."""
+    full = _index_runner(tmp_path / 'full', 7, workers=workers)
+    full.train()
+    _index_runner(tmp_path / 'cut', 4, workers=workers).train()
+    resumed = _index_runner(tmp_path / 'cut', 7, resume=True, workers=workers)
+    _Loaded.loads = 0
+    resumed.train()
+    assert resumed.model.seen == full.model.seen[4:]
+    if not workers:
+        assert _Loaded.loads == 3 * 6
+    assert resumed.model.w.item() == pytest.approx(full.model.w.item())
+
+
 def test_sampler_bad_specs():
     ds = _concat(5, 40)
     with pytest.raises(ValueError, match='num_labeled=6 does not fit batch_size=6'):

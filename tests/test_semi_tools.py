@@ -39,7 +39,8 @@ def test_fixmatch_resume_keeps_teacher_and_schedule(tmp_path, nc_data, mbv2_ms6)
     _train(wd, nc_data, mbv2_ms6, 3, extra=['--resume'])
     log = _log(wd)
     assert 'resumed epoch: 0, iter: 2' in log
-    assert 'Advance dataloader 2 steps' in log  # the sampler stream goes on
+    # the sampler stream goes on from batch 2, no finished batch is reloaded
+    assert 'SemiSampler starts at batch 2; no finished batch is loaded' in log
     c2 = torch.load(wd / 'iter_2.pth', map_location='cpu', weights_only=False)['state_dict']
     c3 = torch.load(wd / 'iter_3.pth', map_location='cpu', weights_only=False)['state_dict']
     m = min(1 - 1 / (2 + 1), 0.996)  # EMA momentum after 0-based iteration 2

@@ -5,4 +5,7 @@ _base_ = ['./schedule_unimatch-v2.py']
 custom_hooks = [dict(type='ConfigCheckHook'),
                 dict(type='EMATeacherHook', momentum=None, max_momentum=0.996)]
 val_cfg = dict(_delete_=True, type='TeacherStudentValLoop')
+# a resumed run starts SemiSampler at the resumed iteration instead of
+# loading every finished batch again (MMEngine's IterBasedTrainLoop)
+train_cfg = dict(type='SkipAheadIterBasedTrainLoop')
 default_hooks = dict(checkpoint=dict(save_best='teacher/mIoU'))

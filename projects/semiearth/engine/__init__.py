@@ -1,4 +1,5 @@
 from .hooks import EMATeacherHook, ConfigCheckHook
-from .runner import TeacherStudentValLoop
+from .runner import SkipAheadIterBasedTrainLoop, TeacherStudentValLoop
 
-__all__ = ['EMATeacherHook', 'ConfigCheckHook', 'TeacherStudentValLoop']
+__all__ = ['EMATeacherHook', 'ConfigCheckHook', 'SkipAheadIterBasedTrainLoop',
+           'TeacherStudentValLoop']

@@ -20,10 +20,12 @@ class SemiSampler(Sampler):
     labeled set repeats as often as needed, the UniMatch way), and under DDP
     rank ``r`` of ``w`` takes every ``w``-th index of each stream starting at
     ``r``: within a pass ranks see disjoint samples. The stream depends only on
-    the seed, so a resumed run that advances the dataloader by the finished
-    iterations (as MMEngine's ``IterBasedTrainLoop`` does) continues exactly
-    where the interrupted run was. The dataloader's ``batch_size`` must equal
-    ``batch_size`` here (configs share one variable).
+    the seed, so a resumed run continues exactly where the interrupted run
+    was: either by loading the finished batches (MMEngine's
+    ``IterBasedTrainLoop``) or, without loading any, by
+    :meth:`skip_batches` (:class:`SkipAheadIterBasedTrainLoop`). The
+    dataloader's ``batch_size`` must equal ``batch_size`` here (configs share
+    one variable).
 
     Args:
         dataset: ``ConcatDataset`` of a labeled and an unlabeled dataset.
@@ -59,6 +61,7 @@ class SemiSampler(Sampler):
         self.shuffle = shuffle
         self.seed = sync_random_seed() if seed is None else seed
         self.rank, self.world_size = get_dist_info()
+        self.start_batch = 0
 
     def _stream(self, size: int, seed: int) -> Iterator[int]:
         g = torch.Generator().manual_seed(seed)
@@ -66,11 +69,22 @@ class SemiSampler(Sampler):
             order = torch.randperm(size, generator=g) if self.shuffle else torch.arange(size)
             yield from order.tolist()
 
+    def skip_batches(self, num_batches: int) -> None:
+        """Start every later ``iter()`` at batch ``num_batches`` of the
+        stream: the indices are those an iteration from the start yields
+        after that many batches, drawn without loading a sample."""
+        if num_batches < 0:
+            raise ValueError(f'SemiSampler.skip_batches: num_batches={num_batches} < 0')
+        self.start_batch = num_batches
+
+    def _rank_stream(self, size: int, seed: int, per_batch: int) -> Iterator[int]:
+        """This rank's share of a source's stream, from ``start_batch`` on."""
+        stream = itertools.islice(self._stream(size, seed), self.rank, None, self.world_size)
+        return itertools.islice(stream, self.start_batch * per_batch, None)
+
     def __iter__(self) -> Iterator[int]:
-        labeled = itertools.islice(self._stream(self.sizes[0], self.seed),
-                                   self.rank, None, self.world_size)
-        unlabeled = itertools.islice(self._stream(self.sizes[1], self.seed + 1),
-                                     self.rank, None, self.world_size)
+        labeled = self._rank_stream(self.sizes[0], self.seed, self.num_labeled)
+        unlabeled = self._rank_stream(self.sizes[1], self.seed + 1, self.num_unlabeled)
         while True:
             for _ in range(self.num_labeled):
                 yield next(labeled)
