@@ -40,7 +40,7 @@ def make(seed=0, **kw):
 
 
 def clip_input(b, h, w, seed=1):
-    """A batch already in CLIP's normalisation (what dense_logits takes)."""
+    """A batch already in CLIP's normalisation (what dense_sims takes)."""
     g = torch.Generator().manual_seed(seed)
     return torch.randn(b, 3, h, w, generator=g)
 
@@ -211,7 +211,8 @@ def test_attention_variants_differ_and_unknown_raises(last_attn):
 
 def test_dense_features_patch_tokens_use_the_chosen_variant():
     """Patch tokens = ln_post(variant attention of ln_1(tokens entering the
-    last block)) @ proj, no residual, no FFN."""
+    last block)) @ proj, no residual, no FFN; the class token is token 0 of
+    the same output (SegEarth-OV's global-bias vector)."""
     for variant in ('maskclip', 'segearth'):
         model = make(attention=variant)
         visual = model.clip.visual
@@ -220,21 +221,23 @@ def test_dense_features_patch_tokens_use_the_chosen_variant():
             lambda mod, args, out: seen.__setitem__('tokens', out))
         x = clip_input(2, 48, 64)
         with torch.no_grad():
-            patch, _ = model.dense_features(x)
+            patch, cls = model.dense_features(x)
         hook.remove()
         last = visual.transformer.resblocks[-1]
         with torch.no_grad():
             ref = reference_attention(last.ln_1(seen['tokens']), last.attn, variant)
-            ref = visual.ln_post(ref[:, 1:]) @ visual.proj
-        assert patch.shape == (2, 6 * 8, 32)
-        torch.testing.assert_close(patch, ref, atol=1e-5, rtol=1e-5)
+            ref = visual.ln_post(ref) @ visual.proj
+        assert patch.shape == (2, 6 * 8, 32) and cls.shape == (2, 32)
+        torch.testing.assert_close(patch, ref[:, 1:], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(cls, ref[:, 0], atol=1e-5, rtol=1e-5)
 
 
 # ------------------------------------------------------------- 3. forward
 @pytest.mark.parametrize('window', [None, 32])
 def test_forward_shape_and_probabilities(window):
     six = {k: [k, k + ' area'] for k in ('road', 'building', 'grass', 'tree', 'car', 'sand')}
-    model = make(class_names=six, input_size=48, window=window, stride=16)
+    model = make(class_names=six, input_size=48, window=window, stride=16,
+                 synonym_pool='logit')
     x = torch.randn(2, 3, 40, 56, generator=torch.Generator().manual_seed(5))
     probs = model(x)
     assert probs.shape == (2, 6, 40, 56)
@@ -284,31 +287,36 @@ def test_stride_larger_than_window_is_rejected_or_covers_every_pixel():
         'with no error; reject stride > window in __init__')
 
 
-def test_cls_lambda_subtracts_the_scaled_image_text_similarity():
+def test_cls_lambda_subtracts_the_class_token_text_similarity():
+    """SegEarth-OV: sims = patch.text - cls_lambda * cls.text, both vectors
+    L2-normalised, per synonym query."""
     model = make(cls_lambda=0.3)
     x = clip_input(2, 48, 64)
     with torch.no_grad():
         _, cls = model.dense_features(x)
-        with_bias = model.dense_logits(x)
+        with_bias = model.dense_sims(x)
         model.cls_lambda = 0.0
-        without = model.dense_logits(x)
-    cls_sim = F.normalize(cls, dim=-1) @ model.text_embeds.t()          # (N, C)
-    expected = -0.3 * model.logit_scale * cls_sim[:, :, None, None]
+        without = model.dense_sims(x)
+    cls_sim = F.normalize(cls, dim=-1) @ model.text_embeds.t()          # (N, S)
+    expected = -0.3 * cls_sim[:, :, None, None]
     diff = with_bias - without
     assert diff.shape == (2, 4, 6, 8)
-    assert expected.abs().max() > 1e-2  # the term is not negligible
-    torch.testing.assert_close(diff, expected.expand_as(diff), atol=1e-4, rtol=1e-5)
+    assert expected.abs().max() > 1e-3  # the term is not negligible
+    torch.testing.assert_close(diff, expected.expand_as(diff), atol=1e-5, rtol=1e-5)
 
 
-def test_image_embedding_is_the_unmodified_clip_image_embedding():
-    """With cls_lambda, the class token goes through the original last block:
-    at the native size it is exactly what open_clip's encode_image gives."""
-    model = make(attention='sclip', cls_lambda=0.3)
+def test_global_bias_vector_is_not_the_clip_image_embedding():
+    """The vector SegEarth-OV subtracts is the MODIFIED last block's class
+    token, not open_clip's image embedding (the unmodified block): with
+    random weights the two are far apart, so using the wrong one moves the
+    probabilities that cls_lambda=0.3 was tuned for."""
+    model = make(attention='segearth', cls_lambda=0.3)
     x = clip_input(2, 32, 32)
     with torch.no_grad():
         _, cls = model.dense_features(x)
-        ref = model.clip.encode_image(x)
-    torch.testing.assert_close(cls, ref, atol=1e-5, rtol=1e-5)
+        image_embedding = model.clip.encode_image(x)
+    cosine = F.cosine_similarity(cls, image_embedding, dim=-1)
+    assert (cosine < 0.9).all(), cosine
 
 
 def test_pos_embed_native_and_interpolated(saved_sd):
@@ -328,16 +336,35 @@ def test_pos_embed_native_and_interpolated(saved_sd):
     assert torch.allclose(grid, grid[:, :1].expand_as(grid), atol=1e-5)
     assert (grid[-1, 0] - grid[0, 0]).abs().min() > 1
 
-    # same as open_clip's own bicubic resize of a position grid (no antialias)
+    # SegEarth-OV's resize: bicubic with scale factors (g + 0.1) / g0 (here
+    # g0 = 4), not open_clip's size-based resize: the sampling positions differ
+    with torch.no_grad():
+        model.clip.visual.positional_embedding.copy_(saved_sd['visual.positional_embedding'])
+    grid = saved_sd['visual.positional_embedding'][1:].reshape(1, 4, 4, 64).permute(0, 3, 1, 2)
+    ref = F.interpolate(grid, scale_factor=(6.1 / 4, 8.1 / 4), mode='bicubic',
+                        align_corners=False).permute(0, 2, 3, 1).reshape(48, 64)
+    torch.testing.assert_close(model._pos_embed(6, 8)[1:], ref, atol=1e-6, rtol=1e-5)
     torch.manual_seed(0)
     big = open_clip.CLIP(**dict(TINY, vision_cfg=dict(TINY['vision_cfg'], image_size=48)))
     sd = {'visual.positional_embedding': saved_sd['visual.positional_embedding']}
     open_clip.model.resize_pos_embed(sd, big, antialias=False)
-    assert sd['visual.positional_embedding'].shape == (37, 64)
-    with torch.no_grad():
-        model.clip.visual.positional_embedding.copy_(saved_sd['visual.positional_embedding'])
-    torch.testing.assert_close(model._pos_embed(6, 6), sd['visual.positional_embedding'],
-                               atol=1e-6, rtol=1e-5)
+    assert (model._pos_embed(6, 6) - sd['visual.positional_embedding']).abs().max() > 1e-3
+
+
+def test_input_resized_on_the_long_side_and_windows_padded_evenly(monkeypatch):
+    """SegEarth-OV: Resize(scale=(S, S), keep_ratio=True) makes the long side
+    S (40 x 56 -> 34 x 48 at S=48, sizes rounded half up: 40 * 48 / 56 =
+    34.29); a window whose size is not a multiple of the patch (8 here) is
+    zero-padded evenly (left = pad // 2) and the padding cut off again."""
+    model = make(input_size=48, window=None)
+    seen = []
+    original = model.dense_sims
+    monkeypatch.setattr(model, 'dense_sims', lambda x: seen.append(x) or original(x))
+    model(torch.randn(1, 3, 40, 56))
+    # 34 x 48 padded to 40 x 48: 3 rows on top, 3 below
+    assert seen[0].shape == (1, 3, 40, 48)
+    assert (seen[0][..., :3, :] == 0).all() and (seen[0][..., -3:, :] == 0).all()
+    assert (seen[0][..., 3:-3, :] != 0).all()
 
 
 # ------------------------------------------------------------ 4. text side
@@ -383,22 +410,42 @@ def test_text_embeds_one_unit_row_per_synonym():
     torch.testing.assert_close(model.text_embeds, ref, atol=1e-5, rtol=1e-5)
 
 
-def test_class_scores_its_best_synonym():
+def test_synonym_pools_by_hand():
+    """'prob' (SegEarth-OV): softmax over all synonym queries, then each class
+    takes its best synonym's probability; 'logit': best synonym's logit, then
+    a softmax over classes. Queries 0, 1 belong to class 0, query 2 to class 1.
+    Pixel a, logits (2, 1, 0): softmax (0.6652, 0.2447, 0.0900) -> prob pool
+    (0.6652, 0.0900); logit pool softmax(2, 0) = (0.8808, 0.1192).
+    Pixel b, logits (0, 3, 0): softmax (0.0453, 0.9094, 0.0453) -> prob pool
+    (0.9094, 0.0453); logit pool softmax(3, 0) = (0.9526, 0.0474)."""
     names = {'building': ['red roof', 'house'], 'water': ['water']}
-    model = make(class_names=names, cls_lambda=0.3)
-    x = clip_input(2, 64, 64)
-    with torch.no_grad():
-        logits = model.dense_logits(x)
-        patch, cls = model.dense_features(x)
-    text = model.text_embeds
-    sims = (F.normalize(patch, dim=-1) @ text.t()
-            - 0.3 * (F.normalize(cls, dim=-1) @ text.t())[:, None]) * model.logit_scale
-    assert (sims[..., 0] > sims[..., 1]).any() and (sims[..., 0] < sims[..., 1]).any(), \
+    logits = torch.tensor([[2., 0.], [1., 3.], [0., 0.]]).view(1, 3, 1, 2)
+    prob = make(class_names=names).class_probs(logits)[0, :, 0]
+    torch.testing.assert_close(prob, torch.tensor([[0.6652, 0.9094], [0.0900, 0.0453]]),
+                               atol=1e-4, rtol=0)
+    assert (prob.sum(0) < 0.99).all()  # class probabilities need not sum to 1
+    logit = make(class_names=names, synonym_pool='logit').class_probs(logits)[0, :, 0]
+    torch.testing.assert_close(logit, torch.tensor([[0.8808, 0.9526], [0.1192, 0.0474]]),
+                               atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match='synonym_pool'):
+        make(synonym_pool='mean')
+
+
+@pytest.mark.parametrize('window', [None, 32])
+def test_prob_pool_is_the_best_synonym_of_the_flat_query_list(window):
+    """With each synonym as its own class, 'prob' pooling is the softmax over
+    all queries (after the window average): a class of synonyms then scores
+    the max of its synonyms' probabilities, end to end."""
+    grouped = {'building': ['red roof', 'house'], 'water': ['water']}
+    flat = {'red roof': ['red roof'], 'house': ['house'], 'water': ['water']}
+    kw = dict(cls_lambda=0.3, input_size=48, window=window, stride=16)
+    x = torch.randn(2, 3, 40, 56, generator=torch.Generator().manual_seed(5))
+    a, b = make(class_names=grouped, **kw)(x), make(class_names=flat, **kw)(x)
+    torch.testing.assert_close(a[:, 0], torch.maximum(b[:, 0], b[:, 1]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(a[:, 1], b[:, 2], atol=1e-6, rtol=0)
+    torch.testing.assert_close(b.sum(1), torch.ones(2, 40, 56), atol=1e-5, rtol=0)
+    assert ((b[:, 0] > b[:, 1]).any() and (b[:, 0] < b[:, 1]).any()), \
         'test input does not make both synonyms win somewhere'
-    per_class = torch.stack([torch.maximum(sims[..., 0], sims[..., 1]), sims[..., 2]], -1)
-    ref = per_class.permute(0, 2, 1).reshape(2, 2, 8, 8)
-    assert logits.shape == (2, 2, 8, 8)
-    torch.testing.assert_close(logits, ref, atol=1e-4, rtol=1e-5)
 
 
 @pytest.mark.parametrize('templates', ['simple', 'openai_imagenet', 'remote_sensing', 'custom'])
@@ -475,8 +522,8 @@ def test_rgb_bands_are_picked_and_renormalised_for_clip(monkeypatch):
     assert mean == tuple(float(m) for m in open_clip.OPENAI_DATASET_MEAN)
     assert std == tuple(float(s) for s in open_clip.OPENAI_DATASET_STD)
     seen = []
-    original = model.dense_logits
-    monkeypatch.setattr(model, 'dense_logits', lambda x: seen.append(x) or original(x))
+    original = model.dense_sims
+    monkeypatch.setattr(model, 'dense_sims', lambda x: seen.append(x) or original(x))
     raw, norm = _six_band(7)
     model(norm)
     assert len(seen) == 1 and seen[0].shape == (2, 3, 32, 32)
@@ -507,23 +554,27 @@ def test_non_rgb_bands_do_not_matter_and_bad_bands_raise():
 
 
 # ---------------------------------------------------------- 6. background
-def test_background_threshold():
+def test_background_threshold_labels_in_predict_and_never_edits_probabilities():
+    """SegEarth-OV's rule: predict() labels bg_class where the best class
+    probability is under bg_thresh; forward() keeps the probabilities (an
+    unsure pixel must not become one-hot, i.e. certain, evidence)."""
     x = torch.randn(2, 3, 40, 56, generator=torch.Generator().manual_seed(9))
     kw = dict(input_size=48, window=32, stride=16, logit_scale=5.0)
     plain = make(**kw)(x)
-    top = plain.max(1).values
+    top, best = plain.max(1)
     assert top.max() < 0.99  # precondition for the 0.99 case below
 
-    all_bg = make(**kw, bg_thresh=0.99, bg_class=2)(x)
-    assert torch.equal(all_bg, F.one_hot(torch.full((2, 40, 56), 2), 4)
-                       .permute(0, 3, 1, 2).float())
+    model = make(**kw, bg_thresh=0.99, bg_class=2)
+    assert torch.equal(model(x), plain)
+    assert (model.predict(x) == 2).all()
 
     thresh = top.median().item()
-    part = make(**kw, bg_thresh=thresh, bg_class=1)(x)
+    label = make(**kw, bg_thresh=thresh, bg_class=1).predict(x)
     low = top < thresh
     assert low.any() and (~low).any()
-    assert torch.equal(part.permute(0, 2, 3, 1)[~low], plain.permute(0, 2, 3, 1)[~low])
-    assert (part.permute(0, 2, 3, 1)[low] == torch.tensor([0., 1., 0., 0.])).all()
+    assert torch.equal(label[~low], best[~low])
+    assert (label[low] == 1).all()
+    assert torch.equal(make(**kw).predict(x), best)
 
     with pytest.raises(ValueError, match='together'):
         make(bg_thresh=0.5)
@@ -542,7 +593,8 @@ def test_settings_fingerprint(tmp_path, saved_sd):
     base = dict(class_names='potsdam', model_name='ViT-B-32', checkpoint=str(ckpt))
     explicit = dict(base, type='DenseCLIP', pretrained=None, model_cfg=None,
                     random_init=False, attention='segearth', cls_lambda=0.3,
-                    logit_scale=50.0, templates='openai_imagenet', input_size=448,
+                    logit_scale=50.0, synonym_pool='prob', templates='openai_imagenet',
+                    input_size=448,
                     window=224, stride=112, rgb_bands=(0, 1, 2),
                     input_mean=(123.675, 116.28, 103.53), input_std=(58.395, 57.12, 57.375),
                     bg_thresh=None, bg_class=None, image_size=None)
@@ -557,6 +609,9 @@ def test_settings_fingerprint(tmp_path, saved_sd):
 
     assert fp(**dict(base, attention='sclip')) != ref
     assert fp(**dict(base, cls_lambda=0.0)) != ref
+    assert fp(**dict(base, synonym_pool='logit')) != ref
+    # the background rule does not shape the probabilities a cache holds
+    assert fp(**dict(base, bg_thresh=0.3, bg_class=0)) == ref
     assert fp(**dict(base, class_names='loveda')) != ref
     reordered = dict(reversed(list(RS_CLASS_NAMES['potsdam'].items())))
     assert fp(**dict(base, class_names=reordered)) != ref

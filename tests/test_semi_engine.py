@@ -17,14 +17,26 @@ from semiearth.samplers import SemiSampler
 
 # ----------------------------------------------------------------- EMA hook
 def test_ema_schedule():
+    """UniMatch-V2: ema_ratio = min(1 - 1 / (iters + 1), 0.996), iters from 0;
+    decay is the teacher's weight."""
     hook = EMATeacherHook()
-    assert hook.momentum_at(0) == 0.0  # first update copies the student
-    assert hook.momentum_at(1) == pytest.approx(0.5)
-    assert hook.momentum_at(9) == pytest.approx(0.9)
-    assert hook.momentum_at(10_000) == pytest.approx(0.996)
-    assert EMATeacherHook(momentum=0.99).momentum_at(0) == 0.99
-    with pytest.raises(ValueError, match='momentum'):
-        EMATeacherHook(momentum=1.0)
+    assert hook.decay_at(0) == 0.0  # first update copies the student
+    assert hook.decay_at(1) == pytest.approx(0.5)
+    assert hook.decay_at(9) == pytest.approx(0.9)
+    assert hook.decay_at(10_000) == pytest.approx(0.996)
+    assert EMATeacherHook(decay=0.99).decay_at(0) == 0.99
+    assert EMATeacherHook(max_decay=0.99).decay_at(10_000) == pytest.approx(0.99)
+    with pytest.raises(ValueError, match='decay'):
+        EMATeacherHook(decay=1.0)
+
+
+def test_ema_hook_refuses_mmdet_momentum():
+    """mmdet's MeanTeacherHook(momentum=0.001) is the student's weight; taken
+    as the teacher's it would make the teacher a copy of the student."""
+    with pytest.raises(TypeError, match=r"no \['momentum'\].*decay = 1 - momentum"):
+        EMATeacherHook(momentum=0.001)
+    with pytest.raises(TypeError, match='max_decay'):
+        EMATeacherHook(max_momentum=0.99)
 
 
 def _bn_net():
@@ -270,7 +282,7 @@ def _adaptive_threshold_rank(rank, world, port, probs, valid, out):
     from semiearth.models.utils import SelfAdaptiveThreshold
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.distributed.init_process_group('gloo', rank=rank, world_size=world)
-    sat = SelfAdaptiveThreshold(3, momentum=0.5)
+    sat = SelfAdaptiveThreshold(3, decay=0.5)
     for step in range(2):
         sat.update(probs[step][rank], valid[step][rank])
     torch.save(sat.state_dict(), f'{out}/{rank}.pt')
@@ -287,7 +299,7 @@ def test_self_adaptive_thresholds_are_pooled_across_ranks(tmp_path):
     valid[1][1][:] = False  # second step: rank 1 has no valid pixel
     torch.multiprocessing.spawn(_adaptive_threshold_rank, nprocs=2, join=True,
                                 args=(2, 29641, probs, valid, str(tmp_path)))
-    single = SelfAdaptiveThreshold(3, momentum=0.5)
+    single = SelfAdaptiveThreshold(3, decay=0.5)
     for step in range(2):
         single.update(torch.cat(list(probs[step])), torch.cat(list(valid[step])))
     for rank in range(2):
@@ -300,7 +312,7 @@ def test_self_adaptive_thresholds_are_pooled_across_ranks(tmp_path):
 
 def test_self_adaptive_thresholds():
     from semiearth.models.utils import SelfAdaptiveThreshold
-    sat = SelfAdaptiveThreshold(3, momentum=0.5)
+    sat = SelfAdaptiveThreshold(3, decay=0.5)
     torch.testing.assert_close(sat.thresholds(), torch.full((3,), 1 / 3))
     probs = torch.zeros(1, 3, 2, 2)
     probs[0, 0] = 0.9

@@ -136,10 +136,10 @@ def test_predict_on_teacher_or_student():
 class _AllZeroPurifier(nn.Module):
     """Test purifier: every pixel becomes class 0 with confidence 1."""
 
-    def forward(self, probs, inputs, img_metas, src_coords=None):
+    def forward(self, probs, inputs, img_metas, src_coords, thresh):
         b, _, h, w = probs.shape
         label = torch.zeros(b, h, w, dtype=torch.long)
-        return label, torch.ones(b, h, w), None, {'vlm.changed_label_ratio': torch.tensor(0.5)}
+        return label, torch.ones(b, h, w), {'vlm.changed_label_ratio': torch.tensor(0.5)}
 
 
 def test_purifier_slot_changes_the_targets(monkeypatch):
@@ -172,3 +172,162 @@ def test_batch_without_unlabeled_samples_is_a_clear_error():
     del inputs['unsup_weak'], inputs['unsup_strong']
     with pytest.raises(ValueError, match=r"lacks branches \['unsup_weak', 'unsup_strong'\].*SemiSampler"):
         model.loss(inputs, samples)
+
+
+# ------------------------------------------------- fidelity to UniMatch-V2
+def test_supervised_loss_is_the_mean_over_labeled_pixels(monkeypatch):
+    """UniMatch-V2: nn.CrossEntropyLoss(ignore_index=255), a mean over the
+    non-ignored pixels, times 0.5. mmseg's default (avg_non_ignore=False)
+    would divide by all pixels: here 3/4 of the value, as 1/4 is ignored."""
+    model = _model(cutmix_prob=0.0)
+    model.train()
+    inputs, samples = _batch()
+    for s in samples['sup']:
+        s.gt_sem_seg.data[:, :, 48:] = 255  # a quarter of the labeled pixels
+    logits = torch.randn(4, 6, H, W, requires_grad=True)
+    monkeypatch.setattr(model.student.decode_head, 'forward', lambda feats: logits)
+    losses = model.loss(inputs, samples)
+    gt = torch.stack([s.gt_sem_seg.data[0] for s in samples['sup']])
+    expected = 0.5 * torch.nn.CrossEntropyLoss(ignore_index=255)(logits[:2], gt)
+    torch.testing.assert_close(losses['sup.loss_ce'], expected)
+    mmseg_default = 0.5 * F.cross_entropy(logits[:2], gt, ignore_index=255,
+                                          reduction='sum') / gt.numel()
+    assert not torch.allclose(losses['sup.loss_ce'], mmseg_default)
+
+
+def test_unsupervised_loss_with_cutmix_by_hand(monkeypatch):
+    """UniMatch-V2 with CutMix: inside image i's box the strong image, the
+    pseudo-label, the confidence and the valid mask all come from its partner
+    (here the batch rolled by one: image 0 takes image 1's pixels); the loss
+    is CE summed over accepted pixels / valid pixels of the mixed views."""
+    import semiearth.models.segmentors.semiearth_segmentor as seg_module
+    model = _model(cutmix_prob=0.5, unsup_weight=1.0, conf_thresh=0.95)
+    model.train()
+    inputs, samples = _batch()
+    # image 1: columns 56.. are padding; image 0 fully valid
+    samples['unsup_weak'][1].valid_mask.data[..., 56:] = 0
+    # teacher: image 0 says class 1 at 0.99; image 1 says class 3 at 0.99,
+    # but only 0.5 on its rows 0..7
+    probs = torch.full((2, 6, H, W), 0.002)
+    probs[0, 1] = 0.99
+    probs[1, 3] = 0.99
+    probs[1, :, :8] = 1 / 6
+    probs[1, 3, :8] = 0.5
+    monkeypatch.setattr(model, '_teacher_probs', lambda x: probs)
+    box = torch.zeros(2, H, W, dtype=torch.bool)
+    box[0, :16, 40:] = True  # image 0: a box at rows 0..15, columns 40..63
+    monkeypatch.setattr(seg_module, 'random_cutmix_boxes', lambda *a, **k: box)
+    seen = {}
+    extract = model.student.extract_feat
+    monkeypatch.setattr(model.student, 'extract_feat',
+                        lambda x: seen.setdefault('x', x) is None or extract(x))
+    logits = torch.randn(4, 6, H, W, requires_grad=True)
+    monkeypatch.setattr(model.student.decode_head, 'forward', lambda feats: logits)
+    losses = model.loss(inputs, samples)
+
+    target = torch.tensor([1, 3]).view(2, 1, 1).repeat(1, H, W)
+    target[0][box[0]] = 3
+    valid = torch.ones(2, H, W, dtype=torch.bool)
+    valid[1, :, 56:] = False
+    valid[0, :16, 56:] = False          # image 1's padding pasted into image 0
+    accept = valid.clone()
+    accept[1, :8] = False               # image 1's unsure rows
+    accept[0, :8, 40:] = False          # ... and their copy in image 0's box
+    ce = F.cross_entropy(logits[2:], target, reduction='none')
+    expected = ce[accept].sum() / valid.sum()
+    torch.testing.assert_close(losses['unsup.loss_ce'], expected)
+    strong = inputs['unsup_strong']
+    x_mixed = seen['x'][2:]
+    assert torch.equal(x_mixed[0][:, box[0]], strong[1][:, box[0]])
+    assert torch.equal(x_mixed[0][:, ~box[0]], strong[0][:, ~box[0]])
+    assert torch.equal(x_mixed[1], strong[1])
+
+
+def test_threshold_is_inclusive():
+    """UniMatch-V2 keeps conf >= thresh: a pixel exactly at the threshold
+    supervises the student, one a float32 step below does not."""
+    model = _model(conf_thresh=0.5)
+    conf = torch.tensor([[[0.5, float(torch.nextafter(torch.tensor(0.5), torch.tensor(0.)))]]])
+    label = torch.zeros(1, 1, 2, dtype=torch.long)
+    valid = torch.ones(1, 1, 2, dtype=torch.bool)
+    assert model.accept(label, conf, valid)[0, 0].tolist() == [True, False]
+    assert model.thresholds(label).tolist() == [[[0.5, 0.5]]]
+
+
+def test_conf_thresh_range_and_how_to_switch_the_loss_off():
+    with pytest.raises(ValueError, match=r'\[0, 1\).*unsup_weight=0'):
+        _model(conf_thresh=1.0)
+    with pytest.raises(ValueError, match='conf_thresh'):
+        _model(conf_thresh=-0.1)
+    model = _model(unsup_weight=0.0)
+    model.train()
+    inputs, samples = _batch()
+    assert model.loss(inputs, samples)['unsup.loss_ce'] == 0
+
+
+def test_take_batch_slices_tensors_in_nested_features():
+    """DINOv2 with output_cls_token returns [(map, cls), ...]: the labeled
+    part is the first n samples of every tensor, not the first n list items."""
+    from semiearth.models.segmentors.semiearth_segmentor import take_batch
+    feats = [(torch.randn(5, 3, 4, 4), torch.randn(5, 3)) for _ in range(4)]
+    got = take_batch(feats, 2)
+    assert isinstance(got, list) and len(got) == 4 and isinstance(got[0], tuple)
+    for (m, c), (m0, c0) in zip(got, feats):
+        assert torch.equal(m, m0[:2]) and torch.equal(c, c0[:2])
+
+
+# ---------------------------------------------------------- the RNG policy
+def test_cutmix_boxes_are_a_function_of_seed_rank_and_iteration():
+    """Inside a runner the boxes depend on (seed, rank, iteration) only: a
+    resumed run draws the same boxes at the same iteration whatever the
+    global RNG did in between; another iteration draws others."""
+    from mmengine.logging import MessageHub
+    from semiearth.models.utils import random_cutmix_boxes, step_generator
+    hub = MessageHub.get_current_instance()
+    old = hub.get_info('iter')
+
+    def draw():
+        return random_cutmix_boxes(4, 32, 32, prob=1.0, generator=step_generator('cutmix'))
+    try:
+        torch.manual_seed(0)
+        hub.update_info('iter', 5)
+        a = draw()
+        torch.rand(1000)  # the global RNG moves on
+        assert torch.equal(draw(), a)
+        hub.update_info('iter', 6)
+        assert not torch.equal(draw(), a)
+        assert len({tuple(b.flatten().nonzero()[:, 0].tolist()[:3]) for b in a}) == 4
+    finally:
+        hub.update_info('iter', old)
+
+
+def _cutmix_rank(rank, world, port, out):
+    """One DDP rank: one training step; record the CutMix boxes it drew."""
+    import os
+
+    import semiearth.models.segmentors.semiearth_segmentor as seg_module
+    from mmengine.logging import MessageHub
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.distributed.init_process_group('gloo', rank=rank, world_size=world)
+    MessageHub.get_current_instance().update_info('iter', 3)
+    drawn = []
+    original = seg_module.random_cutmix_boxes
+    seg_module.random_cutmix_boxes = lambda *a, **k: drawn.append(original(*a, **k)) or drawn[-1]
+    model = _model(cutmix_prob=1.0)
+    model.train()
+    torch.manual_seed(0)  # mmengine seeds every rank the same
+    model.loss(*_batch())
+    torch.save(drawn[0], f'{out}/{rank}.pt')
+    torch.distributed.destroy_process_group()
+
+
+def test_cutmix_boxes_differ_across_ddp_ranks(tmp_path):
+    """UniMatch-V2 draws a box per sample in each rank's data pipeline; with
+    one seed on every rank, boxes from the global RNG would be the same on
+    every GPU. Two gloo processes, same seed and iteration: other boxes."""
+    torch.multiprocessing.spawn(_cutmix_rank, nprocs=2, join=True,
+                                args=(2, 29653, str(tmp_path)))
+    boxes = [torch.load(tmp_path / f'{r}.pt') for r in range(2)]
+    assert all(b.flatten(1).any(1).all() for b in boxes)  # prob 1: every sample
+    assert not torch.equal(boxes[0], boxes[1])
+    assert not torch.equal(boxes[0][0], boxes[0][1])

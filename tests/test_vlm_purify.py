@@ -66,6 +66,66 @@ def test_paper_rule_never_changes_what_passes_095():
     assert (conf_p[touched] >= 0.95).any()
 
 
+def _thresh(value, shape):
+    return torch.full(shape, value)
+
+
+def test_released_vlm_map_on_free_form_masks():
+    """q as the release forms it (C = 6): mask_logit 0.95 in each mask's
+    class channel (overlaps of one class: a max, 0.95), softmax over channels.
+    One mask: e^.95 / (e^.95 + 5) = 0.3409; two classes: e^.95 / (2 e^.95 +
+    4) = 0.2819 each; outside every mask: 1/6; an image without any mask:
+    q = 0 (no softmax)."""
+    from semiearth.models.purifiers.purify_rules import released_vlm_map
+    masks = torch.zeros(2, C, 1, 4)
+    masks[0, 2, 0, 0] = 1                     # pixel 0: one mask of class 2
+    masks[0, 2, 0, 1] = 1                     # pixel 1: two overlapping class-2
+    masks[0, 1, 0, 2] = masks[0, 3, 0, 2] = 1  # pixel 2: classes 1 and 3
+    # pixel 3: outside every mask; image 1: no mask at all
+    q = released_vlm_map(masks)
+    e = math.exp(0.95)
+    one, two, rest2 = e / (e + 5), e / (2 * e + 4), 1 / (2 * e + 4)
+    torch.testing.assert_close(q[0, :, 0, 0], torch.tensor([1 / (e + 5)] * 2 + [one] + [1 / (e + 5)] * 3))
+    torch.testing.assert_close(q[0, :, 0, 1], q[0, :, 0, 0])
+    torch.testing.assert_close(q[0, :, 0, 2], torch.tensor([rest2, two, rest2, two, rest2, rest2]))
+    torch.testing.assert_close(q[0, :, 0, 3], torch.full((C,), 1 / 6))
+    assert (q[1] == 0).all()
+    assert one == pytest.approx(0.3409, abs=1e-4) and two == pytest.approx(0.2819, abs=1e-4)
+
+
+def test_paper_rule_on_free_form_masks_as_released():
+    """The released semantics with q_from='binary' (c = teacher confidence):
+    gate max q > 0.1; mismatch (c < 0.3, argmax q != label) first: label :=
+    argmax q, conf := max q; otherwise for c < 0.7 conf := a c + (1 - a)
+    q[label], a = c / 0.7. Ties in q go to the lowest class; outside every
+    mask q = 1/6 > 0.1 counts as 'detected class 0'; no mask: untouched."""
+    masks = torch.zeros(2, C, 1, 5)
+    masks[0, 2, 0, 0] = 1
+    masks[0, 1, 0, 1] = masks[0, 3, 0, 1] = 1
+    masks[0, 2, 0, 4] = 1
+    # teacher: label 4 at 0.2 on pixels 0-2, label 0 at 0.5 on pixel 3,
+    # label 2 at 0.8 on pixel 4 (above tau: untouched)
+    probs = torch.cat([_probs([0.2, 0.2, 0.2, 0.5, 0.8], [4, 4, 4, 0, 2])] * 2)
+    rule = PaperPurifyRule(q_from='binary')
+    label, conf = rule(probs, masks, torch.zeros(2, 1, 5, dtype=torch.bool))
+    e = math.exp(0.95)
+    a = 0.5 / 0.7
+    assert label[0, 0].tolist() == [2, 1, 0, 0, 2]
+    torch.testing.assert_close(conf[0, 0], torch.tensor(
+        [e / (e + 5), e / (2 * e + 4), 1 / 6, a * 0.5 + (1 - a) / 6, 0.8]))
+    # image 1 has no detection: nothing changes
+    assert label[1, 0].tolist() == [4, 4, 4, 0, 2]
+    torch.testing.assert_close(conf[1, 0], torch.tensor([0.2, 0.2, 0.2, 0.5, 0.8]))
+    # with 12 classes, outside a mask q = 1/12 < 0.1: the gate keeps the teacher's
+    c12 = 12
+    masks12 = torch.zeros(1, c12, 1, 2)
+    masks12[0, 5, 0, 0] = 1
+    label, conf = rule(_probs([0.2, 0.2], [4, 4], c12), masks12,
+                       torch.zeros(1, 1, 2, dtype=torch.bool))
+    assert label[0, 0].tolist() == [5, 4]
+    assert conf[0, 0, 1] == pytest.approx(0.2)
+
+
 def test_poe_rule_formula_and_where_it_acts():
     # teacher unsure (0.8) and VLM (0.9) agree -> above the threshold
     # teacher unsure (0.5 on 0), VLM confident (0.98 on 3) -> relabelled to 3
@@ -74,21 +134,36 @@ def test_poe_rule_formula_and_where_it_acts():
     probs = _probs([0.8, 0.5, 0.97, 0.6], [2, 0, 1, 4])
     evidence = _probs([0.9, 0.98, 0.99, 0.99], [2, 3, 5, 0])
     has = torch.tensor([[[True, True, True, False]]])
-    rule = PoEPurifyRule(conf_thresh=0.95, temperature=1.0)
-    label, conf = rule(probs, evidence, has)
+    thresh = _thresh(0.95, (1, 1, 4))
+    rule = PoEPurifyRule(temperature=1.0)
+    label, conf = rule(probs, evidence, has, thresh)
     fused = (probs.log() + evidence.log()).softmax(1)
     assert label[0, 0].tolist() == [2, 3, 1, 4]
     torch.testing.assert_close(conf[0, 0, :2], fused.max(1).values[0, 0, :2])
     assert conf[0, 0, 0] > 0.95 and conf[0, 0, 1] > 0.9
     torch.testing.assert_close(conf[0, 0, 2:], torch.tensor([0.97, 0.6]))
     # a high temperature tempers the VLM: the teacher's label stays
-    label_t, _ = PoEPurifyRule(temperature=100.0)(probs, evidence, has)
+    label_t, _ = PoEPurifyRule(temperature=100.0)(probs, evidence, has, thresh)
     assert label_t[0, 0, 1] == 0
     # min_vlm_conf: an unsure VLM is ignored
-    label_m, conf_m = PoEPurifyRule(min_vlm_conf=0.99)(probs, evidence, has)
+    label_m, conf_m = PoEPurifyRule(min_vlm_conf=0.99)(probs, evidence, has, thresh)
     assert label_m[0, 0, 1] == 0 and conf_m[0, 0, 1] == pytest.approx(0.5)
     with pytest.raises(ValueError, match='temperature'):
         PoEPurifyRule(temperature=0)
+
+
+def test_poe_rule_uses_the_segmentors_per_pixel_threshold():
+    """The rule acts exactly where c < thresh (the threshold the segmentor
+    passes, e.g. self-adaptive per class): a pixel at 0.8 with threshold 0.7
+    is already accepted and stays as it is; at threshold 0.9 it is fused;
+    c == thresh counts as accepted."""
+    probs = _probs([0.8, 0.8, 0.5], [2, 2, 1])
+    evidence = _probs([0.9, 0.9, 0.9], [3, 3, 3])
+    has = torch.ones(1, 1, 3, dtype=torch.bool)
+    label, conf = PoEPurifyRule()(probs, evidence, has, torch.tensor([[[0.7, 0.9, 0.5]]]))
+    assert label[0, 0].tolist() == [2, 3, 1]
+    assert conf[0, 0, 0] == pytest.approx(0.8) and conf[0, 0, 2] == pytest.approx(0.5)
+    assert 'conf_thresh' not in PoEPurifyRule.__init__.__code__.co_varnames
 
 
 def test_poe_rule_leaves_accepted_pixels_alone_on_random_inputs():
@@ -97,10 +172,31 @@ def test_poe_rule_leaves_accepted_pixels_alone_on_random_inputs():
     evidence = torch.randn(2, C, 16, 16).mul(4).softmax(1)
     has = torch.rand(2, 16, 16) > 0.3
     conf0, label0 = probs.max(1)
-    label, conf = PoEPurifyRule()(probs, evidence, has)
+    label, conf = PoEPurifyRule()(probs, evidence, has, _thresh(0.95, (2, 16, 16)))
     keep = (conf0 >= 0.95) | ~has
     assert torch.equal(label[keep], label0[keep]) and torch.equal(conf[keep], conf0[keep])
     assert (label[~keep] != label0[~keep]).any()
+
+
+def test_unsure_vlm_is_no_evidence_not_background_certainty():
+    """LoveDA-style bg_thresh: where the VLM's best probability is under it,
+    the pixel has no evidence. Teacher (0.05, 0.50, 0.45), VLM unsure
+    (0.25, 0.40, 0.35) with bg_thresh 0.5, bg_class 0: the pixel keeps the
+    teacher's label 1 at 0.5 (one-hot background evidence would have made it
+    class 0 at confidence ~1.0, accepted). A confident VLM pixel is used."""
+    from semiearth.models import VLMPurifyHead
+    head = VLMPurifyHead(vlm=dict(class_names=['background', 'building', 'road'],
+                                  bg_thresh=0.5, bg_class=0),
+                         rule=dict(type='PoEPurifyRule'), evidence='online')
+    probs = torch.tensor([[0.05, 0.50, 0.45], [0.05, 0.50, 0.45]]).t().reshape(1, 3, 1, 2)
+    evidence = torch.tensor([[0.25, 0.40, 0.35], [0.02, 0.08, 0.90]]).t().reshape(1, 3, 1, 2)
+    label, conf, log = head.purify(probs, evidence, torch.ones(1, 1, 2, dtype=torch.bool),
+                                   torch.full((1, 1, 2), 0.95))
+    assert label[0, 0].tolist() == [1, 2]
+    assert conf[0, 0, 0] == pytest.approx(0.5)
+    fused = torch.tensor([0.05 * 0.02, 0.5 * 0.08, 0.45 * 0.9])
+    assert conf[0, 0, 1] == pytest.approx((fused / fused.sum()).max().item(), rel=1e-5)
+    assert log['vlm.evidence_ratio'] == pytest.approx(0.5)
 
 
 # ------------------------------------------------------------ the cache
@@ -114,7 +210,10 @@ def test_precompute_writes_float16_maps_and_keeps_them(cached):
     assert sorted(meta['images']) == sorted(names)
     arr = np.load(osp.join(cached['cache_dir'], names[0] + '.npy'))
     assert arr.dtype == np.float16 and arr.shape == (C, 32, 32)
-    np.testing.assert_allclose(arr.astype(np.float32).sum(0), 1, atol=5e-3)
+    # class probabilities: each class its best synonym's share of one
+    # softmax over all synonym queries (SegEarth-OV), so they sum to <= 1
+    total = arr.astype(np.float32).sum(0)
+    assert (arr >= 0).all() and (total <= 1 + 5e-3).all() and (total > 0.2).all()
     assert f'{len(names)} to compute' in cached['log']
     # a second run keeps every map
     mtime = os.path.getmtime(osp.join(cached['cache_dir'], names[0] + '.npy'))
@@ -213,7 +312,8 @@ def test_bad_caches_are_clear_errors(cached, nc_data, tiny_clip_ckpt, tmp_path):
     purifier = MODELS.build(cfg.model.purifier)
     with pytest.raises(ValueError, match='AddSourceCoords'):
         purifier(torch.rand(1, C, 8, 8).softmax(1), torch.zeros(1, 6, 8, 8),
-                 [dict(img_path=f'a/{names[0]}.tif', ori_shape=(32, 32))], None)
+                 [dict(img_path=f'a/{names[0]}.tif', ori_shape=(32, 32))], None,
+                 torch.full((1, 8, 8), 0.95))
 
 
 def test_class_names_must_match_the_dataset(cached):
@@ -258,9 +358,9 @@ def test_training_step_with_the_purifier(cached, evidence, monkeypatch):
     seen = {}
     forward = type(model.purifier).forward
 
-    def spy(self, probs, inputs, img_metas, src_coords=None):
-        seen.update(probs=probs, metas=img_metas, coords=src_coords)
-        return forward(self, probs, inputs, img_metas, src_coords)
+    def spy(self, probs, inputs, img_metas, src_coords, thresh):
+        seen.update(probs=probs, metas=img_metas, coords=src_coords, thresh=thresh)
+        return forward(self, probs, inputs, img_metas, src_coords, thresh)
     monkeypatch.setattr(type(model.purifier), 'forward', spy)
     batch = _train_batch(cfg)
     data = model.data_preprocessor(batch, True)
@@ -274,6 +374,8 @@ def test_training_step_with_the_purifier(cached, evidence, monkeypatch):
     assert all('gt_sem_seg' not in m for m in seen['metas'])
     assert all(not isinstance(v, torch.Tensor) for m in seen['metas'] for v in m.values())
     assert not any(p.requires_grad for p in model.purifier.parameters())
+    # the segmentor's threshold reaches the rule (the rules carry none)
+    assert torch.equal(seen['thresh'], torch.full_like(seen['thresh'], 0.95))
     # the frozen VLM is never part of the segmentor's state
     assert not any('clip' in k for k in model.state_dict())
     assert (evidence == 'online') == bool(model.purifier._vlm)
@@ -295,7 +397,7 @@ def test_purification_changes_the_unsupervised_loss(cached, tmp_path):
         probs = model._teacher_probs(data['inputs']['unsup_weak'])
     # evidence: the teacher's own argmax, very confident
     agree = F.one_hot(probs.argmax(1), C).permute(0, 3, 1, 2).float() * (1 - 6e-6) + 1e-6
-    model.purifier.rule = PoEPurifyRule(conf_thresh=0.95, temperature=1.0)
+    model.purifier.rule = PoEPurifyRule(temperature=1.0)
 
     def fake(inputs, img_metas, src_coords):
         return agree, torch.ones_like(agree[:, 0], dtype=torch.bool)

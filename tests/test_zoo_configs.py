@@ -95,6 +95,23 @@ def test_config_name_states_its_settings(path):
         keys, _ = resolve_class_names(cfg.model.purifier.vlm.class_names)
         check_class_names(keys, classes, where=path)
         assert cfg.model.purifier.cache_dir.startswith(val.data_root)
+        # one threshold: the segmentor's; no rule carries a copy of it
+        assert 'conf_thresh' not in cfg.model.purifier.rule
+    # cross-entropy averages over labeled pixels (UniMatch-V2's
+    # nn.CrossEntropyLoss(ignore_index=255)) in every head of every config
+    for head, loss in _head_losses(seg):
+        if loss.type == 'CrossEntropyLoss':
+            assert loss.get('avg_non_ignore') is True, (path, head)
+
+
+def _as_list(x):
+    return x if isinstance(x, (list, tuple)) else [x]
+
+
+def _head_losses(seg):
+    """(head name, loss config) of every decode / auxiliary head."""
+    return [(name, loss) for name in ('decode_head', 'auxiliary_head') if seg.get(name)
+            for head in _as_list(seg[name]) for loss in _as_list(head.loss_decode)]
 
 
 def _unique_segmentors():

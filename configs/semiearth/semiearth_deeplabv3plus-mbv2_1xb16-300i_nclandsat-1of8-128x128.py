@@ -37,7 +37,7 @@ model = dict(
         # simulated evidence quality in tools/analysis_tools/
         # purification_study.py (README "Purification study"); the released
         # rule is dict(type='PaperPurifyRule').
-        rule=dict(type='PoEPurifyRule', conf_thresh=0.95, temperature=1.0),
+        rule=dict(type='PoEPurifyRule', temperature=1.0),
         evidence='cached',
         cache_dir='data/nc_landsat/vlm_cache/vit-b16_segearth',
         downsample=1))

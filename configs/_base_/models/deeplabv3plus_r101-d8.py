@@ -8,4 +8,9 @@ model = dict(
     pretrained=None,
     data_preprocessor=dict(size=(518, 518)),
     backbone=dict(depth=101, init_cfg=dict(
-        type='Pretrained', checkpoint='checkpoints/resnet101_v1c.pth')))
+        type='Pretrained', checkpoint='checkpoints/resnet101_v1c.pth')),
+    # cross-entropy as a mean over labeled (non-ignored) pixels, as
+    # UniMatch-V2; mmseg's default (avg_non_ignore=False) averages over all
+    # pixels and so scales the loss by the batch's valid share
+    decode_head=dict(loss_decode=dict(avg_non_ignore=True)),
+    auxiliary_head=dict(loss_decode=dict(avg_non_ignore=True)))

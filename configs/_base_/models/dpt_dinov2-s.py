@@ -63,7 +63,10 @@ model = dict(
         dropout_ratio=0.0,
         num_classes=6,
         align_corners=False,
+        # mean over the labeled (non-ignored) pixels, as UniMatch-V2's
+        # nn.CrossEntropyLoss(ignore_index=255); mmseg's default averages
+        # over all pixels, scaling the loss by the batch's valid share
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
-                         loss_weight=1.0)),
+                         loss_weight=1.0, avg_non_ignore=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='slide', crop_size=(518, 518), stride=(345, 345)))

@@ -31,7 +31,7 @@ purifier = dict(
         # the segmentor's normalisation (DINOv2 configs: ImageNet, RGB)
         input_mean=[123.675, 116.28, 103.53],
         input_std=[58.395, 57.12, 57.375]),
-    rule=dict(type='PoEPurifyRule', conf_thresh=0.95, temperature=1.0),
+    rule=dict(type='PoEPurifyRule', temperature=1.0),
     evidence='cached',
     cache_dir=None,  # per dataset: data/<dataset>/vlm_cache/vit-b16_segearth
     downsample=2)

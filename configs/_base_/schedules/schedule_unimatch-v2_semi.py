@@ -1,9 +1,9 @@
 # schedule_unimatch-v2.py for teacher-student training: EMA teacher with
-# momentum min(1 - 1/(t+1), 0.996), teacher and student validated, best
+# decay (teacher weight) min(1 - 1/(t+1), 0.996), teacher and student validated, best
 # checkpoint by the teacher's val mIoU.
 _base_ = ['./schedule_unimatch-v2.py']
 custom_hooks = [dict(type='ConfigCheckHook'),
-                dict(type='EMATeacherHook', momentum=None, max_momentum=0.996)]
+                dict(type='EMATeacherHook', max_decay=0.996)]
 val_cfg = dict(_delete_=True, type='TeacherStudentValLoop')
 # a resumed run starts SemiSampler at the resumed iteration instead of
 # loading every finished batch again (MMEngine's IterBasedTrainLoop)

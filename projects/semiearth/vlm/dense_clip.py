@@ -29,6 +29,18 @@ ATTENTION_TERMS: Dict[str, Tuple[str, ...]] = {
     'segearth': ('q', 'k', 'v'),    # softmax(qq^T) + softmax(kk^T) + softmax(vv^T)
 }
 
+# Bumped whenever the evidence a given set of settings produces changes, so
+# that caches written by older code are recomputed (part of the fingerprint).
+# 2: SegEarth-OV's class-token bias, synonym pooling, resize and padding.
+EVIDENCE_VERSION = 2
+
+# How a class's synonyms become one class probability
+SYNONYM_POOLS = (
+    'prob',    # SegEarth-OV: softmax over all synonym queries, class = best synonym's
+               # probability (class probabilities need not sum to 1)
+    'logit',   # class = best synonym's logit, then a softmax over classes (sums to 1)
+)
+
 REMOTE_SENSING_TEMPLATES = (
     'a satellite image of {}.', 'an aerial image of {}.', 'a remote sensing image of {}.',
     'a satellite photo of the {}.', 'an aerial view of {}.', 'there is {} in the scene.',
@@ -88,26 +100,35 @@ class DenseCLIP(nn.Module):
 
     Args:
         class_names: a ready list name (``'potsdam'``...), a dict
-            ``{class: [synonyms]}`` or a list (see :mod:`.class_names`). A
-            class scores the max over its synonyms' logits.
+            ``{class: [synonyms]}`` or a list (see :mod:`.class_names`).
         model_name, pretrained, checkpoint, model_cfg, random_init: the
             open_clip model and its weights (:func:`build_open_clip`).
         attention: last-block variant, ``'maskclip'``, ``'sclip'``,
             ``'clearclip'`` or ``'segearth'``.
         cls_lambda: global-bias alleviation (SegEarth-OV): logits are
-            ``patch.text - cls_lambda * cls.text``, with ``cls`` the image
-            embedding (the unmodified last block's class token); 0 disables.
+            ``patch.text - cls_lambda * cls.text``, with ``cls`` the class
+            token of the modified last block (its self-self attention output
+            at token 0, then ``ln_post`` and the projection), as SegEarth-OV;
+            0 disables.
         logit_scale: multiplies cosine similarities before the softmax.
+        synonym_pool: ``'prob'`` (SegEarth-OV): a softmax over all synonym
+            queries, then each class takes its best synonym's probability
+            (class probabilities need not sum to 1); ``'logit'``: each class
+            takes its best synonym's logit, then a softmax over classes.
         templates: ``'openai_imagenet'`` (80), ``'simple'``,
             ``'remote_sensing'`` or a list of strings with ``{}``.
-        input_size: the short side the image is resized to before the ViT.
+        input_size: the image's long side is resized to this before the
+            ViT (SegEarth-OV: ``Resize(scale=(448, 448), keep_ratio=True)``).
         window, stride: sliding window on the resized image (None: the whole
             image at once, position embeddings interpolated to its grid).
         rgb_bands: indices of the red, green, blue bands in the input.
         input_mean, input_std: the segmentor's per-band normalisation.
-        bg_thresh, bg_class: where the max probability is below
-            ``bg_thresh``, the evidence becomes one-hot on class index
-            ``bg_class`` (SegEarth-OV's background rule); None disables.
+        bg_thresh, bg_class: SegEarth-OV's background rule: where the best
+            class probability is below ``bg_thresh`` the VLM is unsure;
+            :meth:`predict` labels such pixels ``bg_class``, and
+            :class:`VLMPurifyHead` treats them as having no evidence. The
+            probabilities of :meth:`forward` are never changed by it (they
+            stay probabilities). None disables.
         image_size: build the ViT for this size (weights' position
             embeddings interpolated on load).
     """
@@ -122,6 +143,7 @@ class DenseCLIP(nn.Module):
                  attention: str = 'segearth',
                  cls_lambda: float = 0.3,
                  logit_scale: float = 50.0,
+                 synonym_pool: str = 'prob',
                  templates: Union[str, Sequence[str]] = 'openai_imagenet',
                  input_size: int = 448,
                  window: Optional[int] = 224,
@@ -145,12 +167,15 @@ class DenseCLIP(nn.Module):
         if window is not None and not 0 < stride <= window:
             raise ValueError(f'sliding window: stride must be in 1..window ({window}), '
                              f'got {stride} (a larger stride leaves pixels uncovered)')
+        if synonym_pool not in SYNONYM_POOLS:
+            raise ValueError(f'synonym_pool must be one of {SYNONYM_POOLS}, got {synonym_pool!r}')
         if (bg_thresh is None) != (bg_class is None):
             raise ValueError('bg_thresh and bg_class go together')
         self.class_keys, self.synonyms = resolve_class_names(class_names)
         if bg_class is not None and not 0 <= bg_class < len(self.class_keys):
             raise ValueError(f'bg_class {bg_class} is not a class index')
         self.attention, self.cls_lambda, self.logit_scale = attention, cls_lambda, logit_scale
+        self.synonym_pool = synonym_pool
         self.input_size, self.window, self.stride = input_size, window, stride
         self.bg_thresh, self.bg_class = bg_thresh, bg_class
         self.rgb_bands = list(rgb_bands)
@@ -188,7 +213,7 @@ class DenseCLIP(nn.Module):
             class_names=class_names, model_name=model_name, pretrained=pretrained,
             checkpoint=checkpoint, model_cfg=model_cfg, random_init=random_init,
             attention=attention, cls_lambda=cls_lambda, logit_scale=logit_scale,
-            templates=templates, input_size=input_size, window=window, stride=stride,
+            synonym_pool=synonym_pool, templates=templates, input_size=input_size, window=window, stride=stride,
             rgb_bands=rgb_bands, input_mean=input_mean, input_std=input_std,
             bg_thresh=bg_thresh, bg_class=bg_class, image_size=image_size)
 
@@ -209,12 +234,15 @@ class DenseCLIP(nn.Module):
         """A short hash of every setting that shapes the evidence (defaults
         filled in), computed without building the model: the key under which
         cached evidence is valid. A checkpoint counts by file name and size,
-        so moving the file keeps the cache valid."""
+        so moving the file keeps the cache valid. The background rule does
+        not shape the probabilities, so it is not part of the key."""
         settings.pop('type', None)
         bound = inspect.signature(cls.__init__).bind(None, **settings)
         bound.apply_defaults()
         values = dict(bound.arguments)
-        values.pop('self')
+        for key in ('self', 'bg_thresh', 'bg_class'):
+            values.pop(key)
+        values['evidence_version'] = EVIDENCE_VERSION
         values['class_names'] = resolve_class_names(values['class_names'])
         ckpt = values.get('checkpoint')
         if ckpt:
@@ -231,39 +259,58 @@ class DenseCLIP(nn.Module):
     # ------------------------------------------------------------ forward
     @torch.no_grad()
     def forward(self, inputs: Tensor) -> Tensor:
-        """``(B, bands, H, W)`` segmentor input -> ``(B, C, H, W)`` probabilities."""
+        """``(B, bands, H, W)`` segmentor input -> ``(B, C, H, W)`` class
+        probabilities (see ``synonym_pool``)."""
         h, w = inputs.shape[-2:]
         x = inputs[:, self.rgb_bands].float() * self.in_scale + self.in_shift
-        short = min(h, w)
-        size = (max(round(h * self.input_size / short), 1),
-                max(round(w * self.input_size / short), 1))
+        # SegEarth-OV: Resize(scale=(S, S), keep_ratio=True), i.e. the long
+        # side becomes S, sizes rounded half up as mmcv does
+        scale = self.input_size / max(h, w)
+        size = (max(int(h * scale + 0.5), 1), max(int(w * scale + 0.5), 1))
         x = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
-        logits = self._slide(x) if self.window else self._whole(x)
-        logits = F.interpolate(logits, size=(h, w), mode='bilinear', align_corners=False)
-        probs = logits.softmax(dim=1)
+        # per synonym query, averaged over windows, then at the input's size
+        sims = self._slide(x) if self.window else self._whole(x)
+        sims = F.interpolate(sims, size=(h, w), mode='bilinear', align_corners=False)
+        return self.class_probs(sims * self.logit_scale)
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor) -> Tensor:
+        """``(B, H, W)`` class indices as SegEarth-OV predicts them: the best
+        class, or ``bg_class`` where its probability is under ``bg_thresh``."""
+        conf, label = self(inputs).max(dim=1)
         if self.bg_thresh is not None:
-            low = probs.max(dim=1, keepdim=True).values < self.bg_thresh
-            onehot = F.one_hot(torch.full_like(low[:, 0], self.bg_class, dtype=torch.long),
-                               self.num_classes).permute(0, 3, 1, 2).to(probs.dtype)
-            probs = torch.where(low, onehot, probs)
-        return probs
+            label[conf < self.bg_thresh] = self.bg_class
+        return label
+
+    def class_probs(self, logits: Tensor) -> Tensor:
+        """Per-query logits ``(B, S, H, W)`` -> class probabilities ``(B, C, H, W)``."""
+        index = self.synonym_owner.view(1, -1, 1, 1).expand_as(logits)
+        pool = logits.new_full((logits.shape[0], self.num_classes, *logits.shape[2:]),
+                               float('-inf'))
+        if self.synonym_pool == 'prob':
+            return pool.scatter_reduce(1, index, logits.softmax(dim=1), reduce='amax')
+        return pool.scatter_reduce(1, index, logits, reduce='amax').softmax(dim=1)
 
     def _whole(self, x: Tensor) -> Tensor:
+        """Similarities at the size of ``x``: zero-padded (evenly on both
+        sides, as SegEarth-OV) to a multiple of the patch size, upsampled
+        bilinearly to the padded size, padding cut off."""
         p = self.patch_size
         h, w = x.shape[-2:]
-        padded = F.pad(x, (0, (-w) % p, 0, (-h) % p))
-        logits = self.dense_logits(padded)
-        logits = F.interpolate(logits, size=padded.shape[-2:], mode='bilinear',
-                               align_corners=False)
-        return logits[..., :h, :w]
+        left, top = ((-w) % p) // 2, ((-h) % p) // 2
+        padded = F.pad(x, (left, (-w) % p - left, top, (-h) % p - top))
+        sims = self.dense_sims(padded)
+        sims = F.interpolate(sims, size=padded.shape[-2:], mode='bilinear',
+                             align_corners=False)
+        return sims[..., top:top + h, left:left + w]
 
     def _slide(self, x: Tensor) -> Tensor:
-        """Windows of ``window`` px every ``stride`` px, logits averaged."""
+        """Windows of ``window`` px every ``stride`` px, similarities averaged."""
         b, _, h, w = x.shape
         win, stride = self.window, self.stride
         rows = max(math.ceil((h - win) / stride), 0) + 1
         cols = max(math.ceil((w - win) / stride), 0) + 1
-        total = x.new_zeros(b, self.num_classes, h, w)
+        total = x.new_zeros(b, self.text_embeds.shape[0], h, w)
         count = x.new_zeros(1, 1, h, w)
         for r in range(rows):
             for c in range(cols):
@@ -273,22 +320,19 @@ class DenseCLIP(nn.Module):
                 count[..., y1:y2, x1:x2] += 1
         return total / count
 
-    def dense_logits(self, x: Tensor) -> Tensor:
-        """Class logits on the patch grid of a CLIP-normalised batch."""
+    def dense_sims(self, x: Tensor) -> Tensor:
+        """Bias-corrected cosine similarity of each patch to each synonym
+        query, ``(N, S, gh, gw)``, for a CLIP-normalised batch."""
         patch, cls = self.dense_features(x)
         gh, gw = x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size
         sims = F.normalize(patch, dim=-1) @ self.text_embeds.t()      # (N, L, S)
         if self.cls_lambda:
             sims = sims - self.cls_lambda * (F.normalize(cls, dim=-1) @ self.text_embeds.t())[:, None]
-        sims = sims * self.logit_scale
-        # a class scores its best synonym
-        per_class = sims.new_full((*sims.shape[:2], self.num_classes), float('-inf'))
-        index = self.synonym_owner.view(1, 1, -1).expand_as(sims)
-        per_class = per_class.scatter_reduce(-1, index, sims, reduce='amax')
-        return per_class.transpose(1, 2).reshape(x.shape[0], self.num_classes, gh, gw)
+        return sims.transpose(1, 2).reshape(x.shape[0], -1, gh, gw)
 
     def dense_features(self, x: Tensor) -> Tuple[Tensor, Tensor]:
-        """Projected patch tokens (N, L, E) and image embedding (N, E)."""
+        """Projected patch tokens (N, L, E) and class token (N, E), both from
+        the modified last block (self-self attention, no residual, no FFN)."""
         visual = self.clip.visual
         tokens = visual.conv1(x)
         gh, gw = tokens.shape[-2:]
@@ -305,23 +349,21 @@ class DenseCLIP(nn.Module):
         last = blocks[-1]
         if not batch_first:
             tokens = tokens.transpose(0, 1)
-        dense = last.ls_1(dense_attention(last.ln_1(tokens), last.attn, self.attention))
-        dense = visual.ln_post(dense[:, 1:]) @ visual.proj
-        cls = tokens[:, :1]
-        if self.cls_lambda:
-            # the image embedding: the unmodified last block on the class token
-            y = last.ln_1(tokens)
-            cls = cls + last.ls_1(last.attn(y[:, :1], y, y, need_weights=False)[0])
-            cls = cls + last.ls_2(last.mlp(last.ln_2(cls)))
-        cls = visual.ln_post(cls[:, 0]) @ visual.proj
-        return dense, cls
+        out = last.ls_1(dense_attention(last.ln_1(tokens), last.attn, self.attention))
+        out = visual.ln_post(out) @ visual.proj
+        return out[:, 1:], out[:, 0]
 
     def _pos_embed(self, gh: int, gw: int) -> Tensor:
-        """Position embeddings interpolated (bicubic) to a gh x gw grid."""
+        """Position embeddings for a gh x gw grid: the native ones, or a
+        bicubic resize with SegEarth-OV's scale factors ``(g + 0.1) / g0``
+        (the 0.1 keeps the output size at g; the sampling positions follow
+        the factor, not the size ratio)."""
         pos = self.clip.visual.positional_embedding
         old = int(math.sqrt(pos.shape[0] - 1))
         if (gh, gw) == (old, old):
             return pos
         grid = pos[1:].reshape(1, old, old, -1).permute(0, 3, 1, 2)
-        grid = F.interpolate(grid.float(), size=(gh, gw), mode='bicubic', align_corners=False)
+        grid = F.interpolate(grid.float(), scale_factor=((gh + 0.1) / old, (gw + 0.1) / old),
+                             mode='bicubic', align_corners=False)
+        assert grid.shape[-2:] == (gh, gw), grid.shape
         return torch.cat([pos[:1], grid.permute(0, 2, 3, 1).reshape(gh * gw, -1).to(pos.dtype)])

@@ -1,13 +1,16 @@
 """Rules that purify teacher pseudo-labels with VLM class evidence.
 
-A rule maps the teacher's probabilities ``probs`` (B, C, H, W) on the weak
-view and the VLM's probabilities ``evidence`` (B, C, H, W) for the same
-pixels (``has_evidence`` (B, H, W) marks pixels that have any) to
-``(label, conf)`` (B, H, W). The segmentor's usual confidence threshold is
-applied afterwards. Rules are pure tensor functions: no gradient, no ground
-truth, no state.
+A rule is called as ``rule(probs, evidence, has_evidence, thresh)``: the
+teacher's probabilities ``probs`` (B, C, H, W) on the weak view, the VLM's
+probabilities ``evidence`` (B, C, H, W) for the same pixels,
+``has_evidence`` (B, H, W) marking pixels that have any, and ``thresh``
+(B, H, W), the confidence each teacher pseudo-label needs to supervise the
+student (the segmentor's threshold: fixed or self-adaptive; a rule never
+carries a copy of it). It returns ``(label, conf)`` (B, H, W); the
+segmentor's threshold is applied afterwards. Rules are pure tensor
+functions: no gradient, no ground truth, no state.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -15,46 +18,88 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 
+def released_vlm_map(masks: Tensor, mask_logit: float = 0.95) -> Tensor:
+    """The released VLM-PP's map ``q`` from per-class masks ``(B, C, H, W)``.
+
+    As the release builds it from SAM masks: every mask writes
+    ``mask_logit`` into its class channel (masks of one class overlapping
+    keep ``mask_logit``: a maximum, not a sum), then a softmax over
+    channels. So a pixel in one mask gets ``e^0.95 / (e^0.95 + C - 1)``
+    there (0.341 for 6 classes), in two masks of different classes 0.282 on
+    each, and a pixel outside every mask ``1 / C`` on every class. An image
+    with no mask at all gets ``q = 0`` everywhere (no softmax), which fails
+    the rule's gate: it is not purified.
+    """
+    q = (masks > 0).to(torch.float32).mul(mask_logit).softmax(dim=1)
+    detected = (masks > 0).flatten(1).any(dim=1)
+    return torch.where(detected[:, None, None, None], q, torch.zeros_like(q))
+
+
 @MODELS.register_module()
 class PaperPurifyRule:
     """The rule of the authors' released VLM-PP, kept for reproduction.
 
-    The released VLM gives boxes turned into masks; each mask writes
-    ``mask_logit`` (0.95) into its class channel and a softmax over channels
-    gives ``q``. Here the masks are the VLM evidence's argmax regions
-    (``q_from='masks'``, exact released arithmetic) or, as an ablation, ``q``
-    is the evidence itself (``q_from='probs'``). Only pixels with teacher
-    confidence ``c < tau_vlm`` change:
+    The release gets per-class masks (Qwen2.5-VL boxes, SAM masks) and forms
+    ``q`` with :func:`released_vlm_map`. Where the masks come from:
 
-    - ``c < mismatch_thresh`` and ``argmax q != label``: label := argmax q,
-      conf := max q;
-    - otherwise ``conf := a * c + (1 - a) * q[label]`` with ``a = c / tau_vlm``.
+    - ``q_from='masks'`` (default): the dense VLM evidence's argmax regions
+      (one mask per pixel); pixels without evidence are left alone;
+    - ``q_from='binary'``: ``evidence`` already holds the per-class masks
+      (any value > 0 is inside), free-form as the release's: gaps,
+      overlaps, images with no mask; ``has_evidence`` is not used, the
+      masks say it all;
+    - ``q_from='probs'`` (an ablation, not the release): ``q`` is the dense
+      evidence itself; pixels without evidence are left alone.
 
-    With masks, ``max q = e^0.95 / (e^0.95 + C - 1)`` (0.34 for 6 classes)
-    and the fused confidence stays below ``tau_vlm``, so no touched pixel can
-    reach a 0.95 threshold: as released, the rule never changes the loss.
+    Then, with ``c`` / ``y`` the teacher's confidence / label and the
+    release's gate ``max q > gate`` (strict), in this order:
+
+    - mismatch: ``c < mismatch_thresh`` and ``c < tau_vlm`` and ``argmax q
+      != y`` and the gate: ``y := argmax q``, ``c := max q``;
+    - otherwise, where ``c < tau_vlm`` and the gate holds: ``c := a * c +
+      (1 - a) * q[y]`` with ``a = c / tau_vlm`` (``y`` the teacher's label).
+
+    Ties in ``argmax q`` go to the lowest class index, as ``torch.argmax``:
+    in an image with masks, a pixel outside all of them has ``q = 1 / C``,
+    passes the gate for ``C < 10`` and counts as detected class 0, so with
+    ``c < 0.3`` it is relabelled 0 (the release does this too).
+
+    ``max q <= e^0.95 / (e^0.95 + C - 1)`` (0.34 for 6 classes) and the
+    fused confidence stays below ``tau_vlm``, so no touched pixel can reach
+    a 0.95 threshold: as released, the rule never changes the loss. The
+    segmentor's threshold (``thresh``) is not used: the release gates on
+    ``tau_vlm`` only. Not reproduced on purpose: the release reuses an
+    earlier batch's masks every other step (``qwen_inference_interval=2``).
     """
 
+    Q_SOURCES = ('masks', 'binary', 'probs')
+
     def __init__(self, tau_vlm: float = 0.7, mismatch_thresh: float = 0.3,
-                 mask_logit: float = 0.95, q_from: str = 'masks') -> None:
-        if q_from not in ('masks', 'probs'):
-            raise ValueError(f"q_from must be 'masks' or 'probs', got {q_from!r}")
+                 mask_logit: float = 0.95, gate: float = 0.1,
+                 q_from: str = 'masks') -> None:
+        if q_from not in self.Q_SOURCES:
+            raise ValueError(f'q_from must be one of {self.Q_SOURCES}, got {q_from!r}')
         self.tau_vlm, self.mismatch_thresh = tau_vlm, mismatch_thresh
-        self.mask_logit, self.q_from = mask_logit, q_from
+        self.mask_logit, self.gate, self.q_from = mask_logit, gate, q_from
 
     def q(self, evidence: Tensor) -> Tensor:
+        """The VLM map ``q`` (B, C, H, W) the release's rule reads."""
         if self.q_from == 'probs':
             return evidence
+        if self.q_from == 'binary':
+            return released_vlm_map(evidence, self.mask_logit)
         masks = F.one_hot(evidence.max(dim=1).indices, evidence.shape[1]).permute(0, 3, 1, 2)
-        return (masks.to(evidence.dtype) * self.mask_logit).softmax(dim=1)
+        return released_vlm_map(masks, self.mask_logit)
 
     @torch.no_grad()
-    def __call__(self, probs: Tensor, evidence: Tensor,
-                 has_evidence: Tensor) -> Tuple[Tensor, Tensor]:
+    def __call__(self, probs: Tensor, evidence: Tensor, has_evidence: Tensor,
+                 thresh: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         conf, label = probs.max(dim=1)
-        q = self.q(evidence)
+        q = self.q(evidence).to(probs.dtype)
         q_conf, q_label = q.max(dim=1)
-        touch = (conf < self.tau_vlm) & has_evidence
+        touch = (conf < self.tau_vlm) & (q_conf > self.gate)
+        if self.q_from != 'binary':
+            touch &= has_evidence
         mismatch = touch & (conf < self.mismatch_thresh) & (q_label != label)
         a = conf / self.tau_vlm
         fused = a * conf + (1 - a) * q.gather(1, label[:, None])[:, 0]
@@ -63,16 +108,17 @@ class PaperPurifyRule:
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(tau_vlm={self.tau_vlm}, mismatch_thresh='
-                f'{self.mismatch_thresh}, mask_logit={self.mask_logit}, q_from={self.q_from!r})')
+                f'{self.mismatch_thresh}, mask_logit={self.mask_logit}, gate={self.gate}, '
+                f'q_from={self.q_from!r})')
 
 
 @MODELS.register_module()
 class PoEPurifyRule:
     """Product of experts on the pixels the teacher would reject (ours).
 
-    On pixels with teacher confidence ``c < conf_thresh`` (the segmentor's
-    threshold: pixels that would not supervise the student anyway) and VLM
-    confidence ``max q >= min_vlm_conf``::
+    On pixels with teacher confidence ``c < thresh`` (the segmentor's
+    threshold for the teacher's label: pixels that would not supervise the
+    student anyway) and VLM confidence ``max q >= min_vlm_conf``::
 
         p'(k) ∝ p_teacher(k) * q(k) ** (1 / temperature)
 
@@ -92,18 +138,17 @@ class PoEPurifyRule:
     pixels: ``tools/analysis_tools/purification_study.py`` measures it.
     """
 
-    def __init__(self, conf_thresh: float = 0.95, temperature: float = 1.0,
-                 min_vlm_conf: float = 0.0, eps: float = 1e-6) -> None:
+    def __init__(self, temperature: float = 1.0, min_vlm_conf: float = 0.0,
+                 eps: float = 1e-6) -> None:
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
-        self.conf_thresh, self.temperature = conf_thresh, temperature
-        self.min_vlm_conf, self.eps = min_vlm_conf, eps
+        self.temperature, self.min_vlm_conf, self.eps = temperature, min_vlm_conf, eps
 
     @torch.no_grad()
-    def __call__(self, probs: Tensor, evidence: Tensor,
-                 has_evidence: Tensor) -> Tuple[Tensor, Tensor]:
+    def __call__(self, probs: Tensor, evidence: Tensor, has_evidence: Tensor,
+                 thresh: Tensor) -> Tuple[Tensor, Tensor]:
         conf, label = probs.max(dim=1)
-        touch = (conf < self.conf_thresh) & has_evidence & \
+        touch = (conf < thresh) & has_evidence & \
             (evidence.max(dim=1).values >= self.min_vlm_conf)
         log_fused = probs.clamp_min(self.eps).log() + \
             evidence.clamp_min(self.eps).log() / self.temperature
@@ -111,5 +156,5 @@ class PoEPurifyRule:
         return torch.where(touch, f_label, label), torch.where(touch, f_conf, conf)
 
     def __repr__(self) -> str:
-        return (f'{type(self).__name__}(conf_thresh={self.conf_thresh}, temperature='
-                f'{self.temperature}, min_vlm_conf={self.min_vlm_conf})')
+        return (f'{type(self).__name__}(temperature={self.temperature}, '
+                f'min_vlm_conf={self.min_vlm_conf})')

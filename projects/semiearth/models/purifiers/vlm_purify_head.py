@@ -16,7 +16,6 @@ EVIDENCE_SOURCES = ('cached', 'online')
 class PurifyResult(NamedTuple):
     label: Tensor                 # (B, H, W) purified pseudo-labels
     conf: Tensor                  # (B, H, W) purified confidences
-    weight: Optional[Tensor]      # (B, H, W) per-pixel loss weights, or None
     log: Dict[str, Tensor]        # scalars to log (never part of a loss)
 
 
@@ -31,6 +30,11 @@ class VLMPurifyHead(nn.Module):
     made by ``rule`` (:class:`PaperPurifyRule`, :class:`PoEPurifyRule`, or
     any registered rule with the same call). It has no trainable parameter
     and runs without gradient.
+
+    Evidence is a probability everywhere: where the VLM's best class
+    probability is under ``vlm.bg_thresh`` (SegEarth-OV's background rule,
+    which as a predictor labels such pixels ``bg_class``), the VLM is unsure
+    and the pixel has no evidence, so no rule reads it as certainty.
 
     Evidence comes from one of two places, one config switch apart:
 
@@ -124,19 +128,35 @@ class VLMPurifyHead(nn.Module):
 
     @torch.no_grad()
     def forward(self, probs: Tensor, inputs: Tensor, img_metas: Sequence[dict],
-                src_coords: Optional[Tensor] = None) -> PurifyResult:
-        """Purify ``probs`` (B, C, H, W), the teacher's softmax on ``inputs``."""
+                src_coords: Optional[Tensor], thresh: Tensor) -> PurifyResult:
+        """Purify ``probs`` (B, C, H, W), the teacher's softmax on ``inputs``;
+        ``thresh`` (B, H, W) is the confidence each teacher pseudo-label needs
+        to supervise the student (the segmentor's, passed on to the rule)."""
         evidence, has_evidence = self.get_evidence(inputs, img_metas, src_coords)
+        return self.purify(probs, evidence, has_evidence, thresh)
+
+    @torch.no_grad()
+    def purify(self, probs: Tensor, evidence: Tensor, has_evidence: Tensor,
+               thresh: Tensor) -> PurifyResult:
+        """The rule on given evidence, after the background gate (pixels
+        where the VLM's best probability is under ``vlm.bg_thresh`` have no
+        evidence)."""
         if evidence.shape != probs.shape:
             raise ValueError(
                 f'VLM evidence {tuple(evidence.shape)} does not match the teacher '
                 f'probabilities {tuple(probs.shape)}: the VLM has {self.num_classes} '
                 f'classes {self.class_keys}; the segmentor needs one per class.')
-        label, conf = self.rule(probs, evidence.to(probs.dtype), has_evidence)
+        evidence = evidence.to(probs.dtype)
         # max(dim=1) rather than argmax: the latter is several times slower on CPU
-        agree = (evidence.max(dim=1).indices == probs.max(dim=1).indices) & has_evidence
-        log = {'vlm.agree_ratio': agree.sum() / has_evidence.sum().clamp(min=1)}
-        return PurifyResult(label, conf, None, log)
+        vlm_conf, vlm_label = evidence.max(dim=1)
+        if self.vlm_cfg.get('bg_thresh') is not None:
+            has_evidence = has_evidence & (vlm_conf >= self.vlm_cfg['bg_thresh'])
+        label, conf = self.rule(probs, evidence, has_evidence, thresh)
+        agree = (vlm_label == probs.max(dim=1).indices) & has_evidence
+        n = has_evidence.sum()
+        log = {'vlm.agree_ratio': agree.sum() / n.clamp(min=1),
+               'vlm.evidence_ratio': n / has_evidence.numel()}
+        return PurifyResult(label, conf, log)
 
     def train(self, mode: bool = True) -> 'VLMPurifyHead':
         return super().train(False)

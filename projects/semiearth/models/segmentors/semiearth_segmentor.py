@@ -11,18 +11,26 @@ from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
 from ..utils import (SelfAdaptiveThreshold, cutmix, pseudo_label_stats,
-                     random_cutmix_boxes)
+                     random_cutmix_boxes, step_generator)
 
 DEFAULT_TRAIN_CFG = dict(
     sup_weight=0.5,          # UniMatch-V2: (L_sup + L_unsup) / 2
-    unsup_weight=0.5,
-    conf_thresh=0.95,        # keep pseudo-labels with max softmax >= this
-    adaptive_thresh=None,    # dict(momentum=...): class-wise self-adaptive
+    unsup_weight=0.5,        # 0 switches the unsupervised loss off
+    conf_thresh=0.95,        # keep pseudo-labels with max softmax >= this, in [0, 1)
+    adaptive_thresh=None,    # dict(decay=...): class-wise self-adaptive
                              # thresholds (FreeMatch) instead of conf_thresh
     cutmix_prob=0.5,         # per unlabeled image
     cutmix_area=(0.02, 0.4),
     cutmix_ratio=(0.3, 1 / 0.3),
 )
+
+
+def take_batch(feats, n: int):
+    """The first ``n`` samples of every tensor in a (nested) list / tuple of
+    backbone features, e.g. DINOv2's ``[(map, cls_token), ...]`` pairs."""
+    if torch.is_tensor(feats):
+        return feats[:n]
+    return type(feats)(take_batch(f, n) for f in feats)
 
 
 @MODELS.register_module()
@@ -51,10 +59,12 @@ class SemiEarthSegmentor(BaseSegmentor):
         semi_test_cfg: ``predict_on``: ``'teacher'`` (default) or ``'student'``.
         purifier: config of a pseudo-label purifier (:class:`VLMPurifyHead`),
             or None (FixMatch). It is called as ``purifier(probs, inputs,
-            img_metas, src_coords)`` with the teacher's softmax ``(B, C, H,
-            W)`` on the weak view ``inputs``, the views' meta dicts and their
-            source coordinates (or None), and returns ``(label, confidence,
-            pixel_weight_or_None, log_dict)``. It never sees ground truth.
+            img_metas, src_coords, thresh)`` with the teacher's softmax
+            ``(B, C, H, W)`` on the weak view ``inputs``, the views' meta
+            dicts, their source coordinates (or None) and the threshold each
+            teacher pseudo-label must pass (``(B, H, W)``, from
+            :meth:`thresholds`), and returns ``(label, confidence,
+            log_dict)``. It never sees ground truth.
         data_preprocessor: a :class:`SemiSegDataPreProcessor` config. None
             takes the wrapped segmentor's ``data_preprocessor`` (its mean,
             std, sizes and pad values) as a ``SemiSegDataPreProcessor``, so a
@@ -108,6 +118,12 @@ class SemiEarthSegmentor(BaseSegmentor):
             raise ValueError(f'unknown semi_train_cfg keys {sorted(unknown)}; '
                              f'known: {sorted(DEFAULT_TRAIN_CFG)}')
         self.semi_train_cfg = {**DEFAULT_TRAIN_CFG, **(semi_train_cfg or {})}
+        thresh = self.semi_train_cfg['conf_thresh']
+        if not 0 <= thresh < 1:
+            raise ValueError(
+                f'semi_train_cfg.conf_thresh must be in [0, 1), got {thresh}: a float32 '
+                'softmax reaches exactly 1.0, so 1.0 would still accept pixels. To switch '
+                'the unsupervised loss off, set semi_train_cfg.unsup_weight=0.')
         self.semi_test_cfg = {'predict_on': 'teacher', **(semi_test_cfg or {})}
         adaptive = self.semi_train_cfg['adaptive_thresh']
         self.adaptive_thresh = SelfAdaptiveThreshold(
@@ -130,29 +146,31 @@ class SemiEarthSegmentor(BaseSegmentor):
             probs = self._teacher_probs(x_weak)
             conf, label = probs.max(dim=1)
         valid = self._valid_mask(weak_samples, x_weak)
+        if self.adaptive_thresh is not None:
+            self.adaptive_thresh.update(probs, valid)
 
         # 2. Purifier: VLM evidence corrects labels / confidences (SemiEarth).
-        #    It sees the teacher's output, the images and their meta, never a label.
-        weight = None
+        #    It sees the teacher's output, the images, their meta and the
+        #    threshold each pixel must pass, never a label.
         if self.purifier is not None:
             label_before, conf_before = label, conf
-            coords = self._pixel_field(weak_samples, 'src_coords')
-            label, conf, weight, purify_log = self.purifier(
-                probs, x_weak, [s.metainfo for s in weak_samples], coords)
+            label, conf, purify_log = self.purifier(
+                probs, x_weak, [s.metainfo for s in weak_samples],
+                self._pixel_field(weak_samples, 'src_coords'), self.thresholds(label))
             losses.update(purify_log)
 
-        # 3. CutMix the strong views, and their targets with the same boxes.
+        # 3. CutMix the strong views, and their targets with the same boxes
+        #    (a box per sample and rank, see step_rng).
         b, _, h, w = x_strong.shape
         boxes = random_cutmix_boxes(b, h, w, cfg['cutmix_prob'], cfg['cutmix_area'],
-                                    cfg['cutmix_ratio'], device=x_strong.device)
+                                    cfg['cutmix_ratio'], generator=step_generator('cutmix'),
+                                    device=x_strong.device)
         partner = torch.roll(torch.arange(b, device=x_strong.device), 1)
-        weight_t = torch.ones_like(conf) if weight is None else weight
-        x_strong, label_mix, conf_mix, valid_mix, weight_mix = cutmix(
-            boxes, partner, (x_strong, label, conf, valid.float(), weight_t))
-        valid_mix = valid_mix.bool()
+        x_strong, label_mix, conf_mix, valid_mix = cutmix(
+            boxes, partner, (x_strong, label, conf, valid))
 
         # 4. Confidence threshold (fixed, or class-wise self-adaptive).
-        accept = (conf_mix >= self._threshold(probs, valid, label_mix)) & valid_mix
+        accept = self.accept(label_mix, conf_mix, valid_mix)
 
         # 5. Student forward on labeled + strong views together (shared BN).
         feats = self.student.extract_feat(torch.cat([x_sup, x_strong]))
@@ -164,14 +182,14 @@ class SemiEarthSegmentor(BaseSegmentor):
         sup = self.student.decode_head.loss_by_feat(logits_sup, data_samples['sup'])
         if self.student.with_auxiliary_head:
             sup.update(self.student._auxiliary_head_forward_train(
-                [f[:n] for f in feats], data_samples['sup']))
+                take_batch(feats, n), data_samples['sup']))
         losses.update(self._scaled('sup.', sup, cfg['sup_weight']))
 
         # 7. Unsupervised loss: CE on accepted pixels / all valid pixels.
         logits_strong = resize(logits_strong, size=(h, w), mode='bilinear',
                                align_corners=self.align_corners)
         ce = F.cross_entropy(logits_strong, label_mix, reduction='none')
-        loss_u = (ce * accept * weight_mix).sum() / valid_mix.sum().clamp(min=1)
+        loss_u = (ce * accept).sum() / valid_mix.sum().clamp(min=1)
         losses['unsup.loss_ce'] = loss_u * cfg['unsup_weight']
 
         # 8. Diagnostics (logged, never part of a loss).
@@ -183,12 +201,19 @@ class SemiEarthSegmentor(BaseSegmentor):
                                                conf, valid))
         return losses
 
-    def _threshold(self, probs: Tensor, valid: Tensor, label: Tensor):
+    def thresholds(self, label: Tensor) -> Tensor:
+        """The confidence each pseudo-label ``label`` (B, H, W) needs to
+        supervise the student: ``conf_thresh``, or its class's self-adaptive
+        threshold. The one place the threshold is decided."""
         if self.adaptive_thresh is None:
-            return self.semi_train_cfg['conf_thresh']
-        if self.training:
-            self.adaptive_thresh.update(probs, valid)
+            return torch.full(label.shape, self.semi_train_cfg['conf_thresh'],
+                              device=label.device)
         return self.adaptive_thresh(label)
+
+    def accept(self, label: Tensor, conf: Tensor, valid: Tensor) -> Tensor:
+        """Pixels whose pseudo-label supervises the student: valid, and
+        ``conf >= threshold`` (the threshold itself passes, as UniMatch-V2)."""
+        return (conf >= self.thresholds(label)) & valid
 
     def _teacher_probs(self, x: Tensor) -> Tensor:
         logits = self.teacher.decode_head(self.teacher.extract_feat(x))
@@ -218,23 +243,17 @@ class SemiEarthSegmentor(BaseSegmentor):
     def _purify_changes(self, label_before: Tensor, conf_before: Tensor,
                         label: Tensor, conf: Tensor, valid: Tensor) -> Dict[str, Tensor]:
         """Share of valid pixels whose label / acceptance the purifier changed."""
-        thresh = self.semi_train_cfg['conf_thresh']
-        if self.adaptive_thresh is not None:
-            accept_before = conf_before >= self.adaptive_thresh(label_before)
-            accept = conf >= self.adaptive_thresh(label)
-        else:
-            accept_before, accept = conf_before >= thresh, conf >= thresh
+        accept_before = self.accept(label_before, conf_before, valid)
+        accept = self.accept(label, conf, valid)
         n = valid.sum().clamp(min=1)
         return {
             'vlm.changed_label_ratio': ((label != label_before) & valid).sum() / n,
-            'vlm.changed_accept_ratio': ((accept != accept_before) & valid).sum() / n,
+            'vlm.changed_accept_ratio': (accept != accept_before).sum() / n,
         }
 
     def _diagnostics(self, label: Tensor, conf: Tensor, valid: Tensor,
                      samples: SampleList, prefix: str = 'pseudo.') -> Dict[str, Tensor]:
-        thresh = self.semi_train_cfg['conf_thresh'] if self.adaptive_thresh is None \
-            else self.adaptive_thresh(label)
-        accept = (conf >= thresh) & valid
+        accept = self.accept(label, conf, valid)
         log = {f'{prefix}mask_ratio': accept.sum() / valid.sum().clamp(min=1)}
         if all('gt_sem_seg' in s for s in samples):
             gt = torch.stack([s.gt_sem_seg.data[0] for s in samples]).to(label.device)

@@ -18,14 +18,17 @@ class SelfAdaptiveThreshold(nn.Module):
 
     Args:
         num_classes: number of classes.
-        momentum: EMA momentum of the statistics.
+        decay: weight of the old statistics in each EMA update
+            (``new = decay * old + (1 - decay) * batch``; FreeMatch's
+            lambda, 0.999 there).
     """
 
-    def __init__(self, num_classes: int, momentum: float = 0.99) -> None:
+    def __init__(self, num_classes: int, decay: float = 0.99) -> None:
         super().__init__()
-        if not 0 <= momentum < 1:
-            raise ValueError(f'momentum must be in [0, 1), got {momentum}')
-        self.momentum = momentum
+        if not 0 <= decay < 1:
+            raise ValueError(f'adaptive_thresh decay must be in [0, 1) (the weight of '
+                             f'the old statistics), got {decay}')
+        self.decay = decay
         self.register_buffer('global_conf', torch.tensor(1.0 / num_classes))
         self.register_buffer('class_prob', torch.full((num_classes,), 1.0 / num_classes))
 
@@ -47,7 +50,7 @@ class SelfAdaptiveThreshold(nn.Module):
         count = sums[0]
         if count == 0:
             return
-        m = self.momentum
+        m = self.decay
         self.global_conf.mul_(m).add_(sums[1] / count, alpha=1 - m)
         self.class_prob.mul_(m).add_(sums[2:] / count, alpha=1 - m)
 
