@@ -653,3 +653,53 @@ def test_frozen_and_always_in_eval_mode():
     out = model(x)
     assert out.grad_fn is None and not out.requires_grad
     assert torch.equal(out, model(x))  # deterministic: no dropout anywhere
+
+
+# ------------------------------------------------------- 9. SimFeatUp
+TINY16 = dict(TINY, vision_cfg=dict(TINY['vision_cfg'], patch_size=16))
+
+
+def test_feature_up_upsamples_patch_tokens_before_the_text_similarity(tmp_path):
+    """SegEarth-OV's feature_up: projected patch tokens (N, E, gh, gw) ->
+    SimFeatUp guided by the CLIP-normalised window -> (N, E, H, W); then per
+    pixel sims = norm(f).text - cls_lambda * norm(cls).text. The released
+    checkpoint format loads strictly from a local file."""
+    from test_sim_feat_up import randomize, release_file
+    from semiearth.vlm import SimFeatUp
+    up = randomize(SimFeatUp(feat_dim=32), seed=3)
+    path = release_file(tmp_path / 'xclip_jbu_one_million_aid.ckpt', up)
+    model = make(model_cfg=TINY16, feature_up=path, cls_lambda=0.3, input_size=64)
+    assert model.upsampler is not None and not model.upsampler.training
+    x = clip_input(2, 64, 48)
+    with torch.no_grad():
+        sims = model.dense_sims(x)
+        patch, cls = model.dense_features(x)
+        feats = up(patch.transpose(1, 2).reshape(2, 32, 4, 3), x)        # (2, 32, 64, 48)
+    text = model.text_embeds
+    ref = torch.einsum('nehw,se->nshw', F.normalize(feats, dim=1), text) \
+        - 0.3 * (F.normalize(cls, dim=-1) @ text.t())[:, :, None, None]
+    assert sims.shape == (2, 4, 64, 48)
+    torch.testing.assert_close(sims, ref, atol=1e-5, rtol=1e-5)
+    # end to end: probabilities at the input size, other than without it
+    img = torch.randn(1, 3, 40, 40, generator=torch.Generator().manual_seed(2))
+    with_up = model(img)
+    assert with_up.shape == (1, 4, 40, 40)
+    plain = make(model_cfg=TINY16, cls_lambda=0.3, input_size=64)
+    assert (with_up - plain(img)).abs().max() > 1e-3
+    # the upsampler file is part of the evidence's key
+    kw = dict(class_names=CLASSES, model_name=NAME, model_cfg=TINY16, random_init=True)
+    assert DenseCLIP.settings_fingerprint(**kw) != \
+        DenseCLIP.settings_fingerprint(**dict(kw, feature_up=path))
+
+
+def test_feature_up_needs_patch_16_and_matching_width(tmp_path):
+    from test_sim_feat_up import randomize, release_file
+    from semiearth.vlm import SimFeatUp
+    path = release_file(tmp_path / 'up.ckpt', randomize(SimFeatUp(feat_dim=32)))
+    with pytest.raises(ValueError, match='8-px patches'):
+        make(feature_up=path)
+    wide = release_file(tmp_path / 'wide.ckpt', randomize(SimFeatUp(feat_dim=64)))
+    with pytest.raises(ValueError, match='64-channel'):
+        make(model_cfg=TINY16, feature_up=wide)
+    with pytest.raises(FileNotFoundError, match='nowhere.ckpt'):
+        make(model_cfg=TINY16, feature_up=str(tmp_path / 'nowhere.ckpt'))

@@ -59,10 +59,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def rules_for(thresh, temperatures):
+def rules_for(temperatures):
     rules = {'none': None, 'paper': PaperPurifyRule()}
     for t in temperatures:
-        rules[f'poe_T{t:g}'] = PoEPurifyRule(conf_thresh=thresh, temperature=t)
+        rules[f'poe_T{t:g}'] = PoEPurifyRule(temperature=t)
     return rules
 
 
@@ -109,7 +109,7 @@ def main(argv=None):
     thresh = cfg.model.get('semi_train_cfg', {}).get('conf_thresh', 0.95)
     model = build_teacher(cfg, args.checkpoint, args.device)
     num_classes = model.teacher.decode_head.num_classes
-    rules = rules_for(thresh, args.temperatures)
+    rules = rules_for(args.temperatures)
     sources = [f'sim_q{q:g}' for q in args.qualities] + (['vlm'] if args.vlm else [])
     counts = defaultdict(lambda: defaultdict(int))   # (source, rule) -> counts
     paper_diff = defaultdict(int)                    # source -> differing pixels
@@ -128,6 +128,7 @@ def main(argv=None):
                                      'SemiEarth config')
                 evidence, has = model.purifier.get_evidence(out['inputs'], out['metas'],
                                                             out['coords'])
+                has = model.purifier.gate(evidence, has)
             else:
                 q = float(source[len('sim_q'):])
                 evidence = simulated_evidence(gt, num_classes, q, args.boundary_k,
@@ -138,11 +139,12 @@ def main(argv=None):
             evidence_acc[source][0] += int(right.sum())
             evidence_acc[source][1] += int(has_gt.sum())
             results = {}
+            conf0, label0 = probs.max(1)
             for name, rule in rules.items():
-                conf, label = probs.max(1)
+                label, conf = label0, conf0
                 if rule is not None:
-                    label, conf = rule(probs, evidence, has)
-                accept = conf >= thresh
+                    label, conf = rule(probs, evidence, has, model.thresholds(label0))
+                accept = model.accept(label, conf, torch.ones_like(has))
                 results[name] = (label, accept)
                 for k, v in pixel_stats(label, accept, gt, boundary).items():
                     counts[(source, name)][k] += v

@@ -89,9 +89,11 @@ def main(argv=None):
             evidence, has = model.purifier.get_evidence(out['inputs'], out['metas'],
                                                         out['coords'])
         conf0, label0 = probs.max(1)
-        label, conf = model.purifier.rule(probs, evidence, has)
+        label, conf, _ = model.purifier.purify(probs, evidence, has, model.thresholds(label0))
+        everywhere = torch.ones_like(has)
         l0, lp, g = label0[0].cpu().numpy(), label[0].cpu().numpy(), gt[0].cpu().numpy()
-        a0, ap = (conf0[0] >= thresh).cpu().numpy(), (conf[0] >= thresh).cpu().numpy()
+        a0 = model.accept(label0, conf0, everywhere)[0].cpu().numpy()
+        ap = model.accept(label, conf, everywhere)[0].cpu().numpy()
         changed = np.zeros((*l0.shape, 3), np.uint8)
         changed[(l0 != lp)] = (255, 0, 0)          # relabelled
         changed[ap & ~a0] = (0, 200, 0)            # newly accepted

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from .class_names import ClassNames, resolve_class_names
 from .open_clip_loader import build_open_clip, clip_normalization, encode_text
+from .sim_feat_up import SimFeatUp, load_sim_feat_up
 
 # q-q, k-k, v-v self-attention terms of each variant (SPEC section 4)
 ATTENTION_TERMS: Dict[str, Tuple[str, ...]] = {
@@ -131,6 +132,13 @@ class DenseCLIP(nn.Module):
             stay probabilities). None disables.
         image_size: build the ViT for this size (weights' position
             embeddings interpolated on load).
+        feature_up: path of SegEarth-OV's released SimFeatUp checkpoint
+            (e.g. ``xclip_jbu_one_million_aid.ckpt``, a local file; loaded
+            with ``strict=True``): the projected patch tokens of each window
+            are upsampled x16 to pixels, guided by the window itself, before
+            the text similarity (SegEarth-OV's ``feature_up=True``, which its
+            published numbers use). Needs a patch-16 ViT whose embedding
+            width is the upsampler's (ViT-B/16: 512). None: off.
     """
 
     def __init__(self,
@@ -153,7 +161,8 @@ class DenseCLIP(nn.Module):
                  input_std: Sequence[float] = (58.395, 57.12, 57.375),
                  bg_thresh: Optional[float] = None,
                  bg_class: Optional[int] = None,
-                 image_size: Optional[int] = None) -> None:
+                 image_size: Optional[int] = None,
+                 feature_up: Optional[str] = None) -> None:
         super().__init__()
         if attention not in ATTENTION_TERMS:
             raise KeyError(f'attention {attention!r}: use one of {sorted(ATTENTION_TERMS)}')
@@ -191,6 +200,15 @@ class DenseCLIP(nn.Module):
                 'attention blocks and class-token pooling (ResNet, attention-pool and '
                 'custom-attention towers are not supported)')
         self.patch_size = visual.conv1.kernel_size[0]
+        self.upsampler: Optional[SimFeatUp] = None
+        if feature_up:
+            if self.patch_size != SimFeatUp.scale_factor:
+                raise ValueError(
+                    f'feature_up: SimFeatUp upsamples x{SimFeatUp.scale_factor}, one patch of '
+                    f'a patch-{SimFeatUp.scale_factor} ViT; {model_name!r} has '
+                    f'{self.patch_size}-px patches. Use a ViT-B/16-type model or '
+                    'feature_up=None.')
+            self.upsampler = load_sim_feat_up(feature_up, feat_dim=visual.output_dim)
 
         clip_mean, clip_std = clip_normalization(self.clip)
         mean = torch.tensor([input_mean[b] for b in rgb_bands], dtype=torch.float32)
@@ -215,7 +233,8 @@ class DenseCLIP(nn.Module):
             attention=attention, cls_lambda=cls_lambda, logit_scale=logit_scale,
             synonym_pool=synonym_pool, templates=templates, input_size=input_size, window=window, stride=stride,
             rgb_bands=rgb_bands, input_mean=input_mean, input_std=input_std,
-            bg_thresh=bg_thresh, bg_class=bg_class, image_size=image_size)
+            bg_thresh=bg_thresh, bg_class=bg_class, image_size=image_size,
+            feature_up=feature_up)
 
     @property
     def num_classes(self) -> int:
@@ -244,10 +263,11 @@ class DenseCLIP(nn.Module):
             values.pop(key)
         values['evidence_version'] = EVIDENCE_VERSION
         values['class_names'] = resolve_class_names(values['class_names'])
-        ckpt = values.get('checkpoint')
-        if ckpt:
-            size = osp.getsize(ckpt) if osp.isfile(ckpt) else None
-            values['checkpoint'] = (osp.basename(ckpt), size)
+        for key in ('checkpoint', 'feature_up'):
+            path = values.get(key)
+            if path:
+                values[key] = (osp.basename(path), osp.getsize(path) if osp.isfile(path) else None)
+        if values.get('checkpoint'):
             values['pretrained'] = None
         text = json.dumps(values, sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -321,14 +341,21 @@ class DenseCLIP(nn.Module):
         return total / count
 
     def dense_sims(self, x: Tensor) -> Tensor:
-        """Bias-corrected cosine similarity of each patch to each synonym
-        query, ``(N, S, gh, gw)``, for a CLIP-normalised batch."""
+        """Bias-corrected cosine similarity of each patch (each pixel with
+        ``feature_up``) to each synonym query, ``(N, S, gh, gw)`` (``(N, S,
+        H, W)``), for a CLIP-normalised batch whose sides are multiples of
+        the patch size."""
         patch, cls = self.dense_features(x)
+        n = x.shape[0]
         gh, gw = x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size
+        if self.upsampler is not None:
+            grid = patch.transpose(1, 2).reshape(n, -1, gh, gw)
+            patch = self.upsampler(grid, x).flatten(2).transpose(1, 2)
+            gh, gw = x.shape[-2:]
         sims = F.normalize(patch, dim=-1) @ self.text_embeds.t()      # (N, L, S)
         if self.cls_lambda:
             sims = sims - self.cls_lambda * (F.normalize(cls, dim=-1) @ self.text_embeds.t())[:, None]
-        return sims.transpose(1, 2).reshape(x.shape[0], -1, gh, gw)
+        return sims.transpose(1, 2).reshape(n, -1, gh, gw)
 
     def dense_features(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """Projected patch tokens (N, L, E) and class token (N, E), both from

@@ -135,6 +135,14 @@ class VLMPurifyHead(nn.Module):
         evidence, has_evidence = self.get_evidence(inputs, img_metas, src_coords)
         return self.purify(probs, evidence, has_evidence, thresh)
 
+    def gate(self, evidence: Tensor, has_evidence: Tensor) -> Tensor:
+        """Pixels with usable evidence: where the VLM's best probability is
+        at least ``vlm.bg_thresh`` (all of ``has_evidence`` when unset)."""
+        thresh = self.vlm_cfg.get('bg_thresh')
+        if thresh is None:
+            return has_evidence
+        return has_evidence & (evidence.max(dim=1).values >= thresh)
+
     @torch.no_grad()
     def purify(self, probs: Tensor, evidence: Tensor, has_evidence: Tensor,
                thresh: Tensor) -> PurifyResult:
@@ -147,12 +155,10 @@ class VLMPurifyHead(nn.Module):
                 f'probabilities {tuple(probs.shape)}: the VLM has {self.num_classes} '
                 f'classes {self.class_keys}; the segmentor needs one per class.')
         evidence = evidence.to(probs.dtype)
-        # max(dim=1) rather than argmax: the latter is several times slower on CPU
-        vlm_conf, vlm_label = evidence.max(dim=1)
-        if self.vlm_cfg.get('bg_thresh') is not None:
-            has_evidence = has_evidence & (vlm_conf >= self.vlm_cfg['bg_thresh'])
+        has_evidence = self.gate(evidence, has_evidence)
         label, conf = self.rule(probs, evidence, has_evidence, thresh)
-        agree = (vlm_label == probs.max(dim=1).indices) & has_evidence
+        # max(dim=1) rather than argmax: the latter is several times slower on CPU
+        agree = (evidence.max(dim=1).indices == probs.max(dim=1).indices) & has_evidence
         n = has_evidence.sum()
         log = {'vlm.agree_ratio': agree.sum() / n.clamp(min=1),
                'vlm.evidence_ratio': n / has_evidence.numel()}
