@@ -18,9 +18,15 @@ code untouched. The breakages and fixes are those recorded in the project's
    ``try/except`` guards expect.
 3. torch >= 2.6 defaults to ``torch.load(weights_only=True)``; mmengine
    0.10.7's checkpoint loader does not say otherwise, so resume fails on its
-   own ``HistoryBuffer``. Only ``mmengine.runner.checkpoint`` is made to load
-   with ``weights_only=False`` (its checkpoints are produced by this project or
-   by the user); the rest of the process keeps torch's safe default.
+   own ``HistoryBuffer`` and numpy scalars. ``mmengine.runner.checkpoint``
+   (``load_from``, ``--resume``, ``Pretrained`` backbones, ``tools/test.py``)
+   keeps ``weights_only=True`` with an allowlist of exactly what MMEngine /
+   mmseg checkpoints hold (:data:`CHECKPOINT_SAFE_GLOBALS`; ``getattr`` only
+   as MMEngine's ``HistoryBuffer`` uses it). Anything else is refused with an
+   :class:`UnsafeCheckpointError` naming the file and the global, before any
+   of its code runs. A file the user trusts loads with full pickle when its
+   path is listed in the ``SEMIEARTH_TRUSTED_CHECKPOINTS`` environment
+   variable (``os.pathsep``-separated; off by default).
 4. CPU distributed training (``tools/dist_train.sh`` on a machine without
    GPUs): mmengine calls ``torch.cuda.set_device`` and gives DDP
    ``device_ids``; both are CUDA-only. Without CUDA the first is skipped and
@@ -28,7 +34,10 @@ code untouched. The breakages and fixes are those recorded in the project's
 """
 import functools
 import importlib.util
+import os
 import os.path as osp
+import pickle
+import re
 import sys
 import types
 
@@ -99,23 +108,88 @@ def _patch_mmcv_ops() -> None:
     module.__getattr__ = __getattr__
 
 
+TRUSTED_ENV = 'SEMIEARTH_TRUSTED_CHECKPOINTS'
+
+
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint holds a pickled object outside the allowlist."""
+
+
+def _history_buffer_getattr(obj, name: str):
+    """``getattr`` as MMEngine's pickled ``HistoryBuffer`` needs it (its
+    statistics methods) and nothing more: a general ``getattr`` in a pickle
+    reaches methods that write files (``numpy.ndarray.tofile``)."""
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'refused getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r}): '
+        'only HistoryBuffer statistics methods may be looked up in a checkpoint')
+
+
+def checkpoint_safe_globals() -> list:
+    """What MMEngine / mmseg checkpoints hold besides tensors and containers:
+    MMEngine's message-hub buffers and numpy arrays, scalars and dtypes (under
+    numpy 2 and numpy 1 names)."""
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+    core = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    allowed = [HistoryBuffer, np.ndarray, np.dtype, core.scalar, core._reconstruct,
+               (_history_buffer_getattr, 'builtins.getattr'),
+               (_history_buffer_getattr, '__builtin__.getattr')]
+    for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
+        allowed += [(core.scalar, f'{module}.scalar'),
+                    (core._reconstruct, f'{module}._reconstruct')]
+    allowed += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]
+    return allowed
+
+
+def _trusted(path) -> bool:
+    listed = [p for p in os.environ.get(TRUSTED_ENV, '').split(os.pathsep) if p]
+    if not isinstance(path, (str, os.PathLike)) or not listed:
+        return False
+    real = osp.realpath(path)
+    return any(osp.realpath(p) == real for p in listed)
+
+
+def safe_checkpoint_load(load, file, *args, **kwargs):
+    """``torch.load`` with ``weights_only=True`` and the checkpoint allowlist,
+    unless ``file`` is listed in ``SEMIEARTH_TRUSTED_CHECKPOINTS``."""
+    if _trusted(file):
+        kwargs['weights_only'] = False
+        return load(file, *args, **kwargs)
+    kwargs['weights_only'] = True
+    try:
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+            return load(file, *args, **kwargs)
+    except pickle.UnpicklingError as e:
+        text = str(e)
+        found = re.search(r'GLOBAL ([\w.]+)', text) or re.search(r'refused (getattr\([^)]*\))', text)
+        what = f'the global {found.group(1)}' if found else 'an object outside the allowlist'
+        name = file if isinstance(file, (str, os.PathLike)) else 'a checkpoint'
+        raise UnsafeCheckpointError(
+            f"checkpoint '{name}' holds {what}, which is not among what MMEngine / mmseg "
+            'checkpoints hold; it was not loaded (unpickling it could run code). If you '
+            f'trust this file, list its path in {TRUSTED_ENV} (e.g. {TRUSTED_ENV}='
+            f'{name} python tools/train.py ...) to load it with full pickle.') from None
+
+
 def _patch_mmengine_checkpoint_load() -> None:
     import mmengine.runner.checkpoint as ckpt
-    if getattr(ckpt.torch, '_semiearth_weights_only_false', False):
+    if getattr(ckpt.torch, '_semiearth_safe_load', False):
         return
     real_torch = ckpt.torch
 
     @functools.wraps(real_torch.load)
     def load(*args, **kwargs):
-        kwargs.setdefault('weights_only', False)
-        return real_torch.load(*args, **kwargs)
+        return safe_checkpoint_load(real_torch.load, *args, **kwargs)
 
     # A module proxy: mmengine.runner.checkpoint sees a torch whose ``load``
-    # allows its own pickled objects; torch itself is untouched.
+    # takes MMEngine's own objects safely; torch itself is untouched.
     proxy = types.ModuleType('torch')
     proxy.__dict__.update(real_torch.__dict__)
     proxy.load = load
-    proxy._semiearth_weights_only_false = True
+    proxy._semiearth_safe_load = True
     ckpt.torch = proxy
 
 
