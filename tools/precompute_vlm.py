@@ -20,7 +20,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'
 import semiearth  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
+from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
 from semiearth.apis import (build_loading_dataset, build_purifier_vlm,  # noqa: E402
@@ -39,7 +39,7 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=8,
                    help='images of the same size per VLM forward')
     p.add_argument('--force', action='store_true', help='recompute every map')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return p.parse_args(argv)
 
 

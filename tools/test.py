@@ -6,7 +6,8 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
 import semiearth  # noqa: E402,F401
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 
@@ -26,7 +27,7 @@ def parse_args():
         'enables the visualization hook')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override settings in the config, key=value')
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],

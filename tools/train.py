@@ -7,7 +7,8 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
 import semiearth  # noqa: E402,F401  (shims + registration before mmseg is used)
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -24,7 +25,7 @@ def parse_args():
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override settings in the config, key=value (e.g. '
         'randomness.seed=1 train_cfg.max_iters=200)')
     parser.add_argument(

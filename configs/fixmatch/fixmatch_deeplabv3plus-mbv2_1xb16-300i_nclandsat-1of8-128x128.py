@@ -21,4 +21,5 @@ model = dict(
 # 0.996 (student 18.2) and 18.0 with 0.99, ending at 20.8. Chosen on val; see
 # README "Results".
 custom_hooks = [dict(type='ConfigCheckHook'),
-                dict(type='EMATeacherHook', max_decay=0.99)]
+                dict(type='EMATeacherHook', max_decay=0.99),
+                dict(type='StepRNGHook')]

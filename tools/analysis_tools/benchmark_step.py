@@ -77,7 +77,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import semiearth  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
+from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
@@ -130,7 +130,7 @@ def parse_args(argv=None):
     p.add_argument('--random-vlm', action='store_true',
                    help='VLM with random weights (timing only)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     args = p.parse_args(argv)
     if args.iters < 1 or args.warmup < 0 or args.mem_steps < 0:
         p.error('--iters must be >= 1, --warmup and --mem-steps >= 0')

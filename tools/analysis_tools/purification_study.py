@@ -23,7 +23,7 @@ from collections import defaultdict
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
 import semiearth  # noqa: E402,F401
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
+from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
 
 from semiearth.apis import load_semi_config  # noqa: E402
 from semiearth.apis.purification_analysis import (boundary_mask, build_teacher,  # noqa: E402
@@ -55,7 +55,7 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', default='work_dirs/purification_study')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--vlm-checkpoint', help='local VLM weights (with --vlm)')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return p.parse_args(argv)
 
 

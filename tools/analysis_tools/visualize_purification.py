@@ -17,7 +17,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'pro
 import semiearth  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
+from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 
 from semiearth.apis import (load_semi_config, model_data_preprocessor,  # noqa: E402
@@ -38,7 +38,7 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', default='work_dirs/visualize_purification')
     p.add_argument('--vlm-checkpoint', help='local VLM weights')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return p.parse_args(argv)
 
 

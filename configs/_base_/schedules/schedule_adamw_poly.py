@@ -11,7 +11,7 @@ param_scheduler = dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=300,
                        by_epoch=False)
 # every config checks its model's classes against its datasets' (schedules
 # own custom_hooks: the semi ones replace this list and keep the check)
-custom_hooks = [dict(type='ConfigCheckHook')]
+custom_hooks = [dict(type='ConfigCheckHook'), dict(type='StepRNGHook')]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=100)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -19,7 +19,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100,
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=100,
                     max_keep_ckpts=1, save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

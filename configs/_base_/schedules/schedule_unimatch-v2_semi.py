@@ -3,7 +3,8 @@
 # checkpoint by the teacher's val mIoU.
 _base_ = ['./schedule_unimatch-v2.py']
 custom_hooks = [dict(type='ConfigCheckHook'),
-                dict(type='EMATeacherHook', max_decay=0.996)]
+                dict(type='EMATeacherHook', max_decay=0.996),
+                dict(type='StepRNGHook')]
 val_cfg = dict(_delete_=True, type='TeacherStudentValLoop')
 # a resumed run starts SemiSampler at the resumed iteration instead of
 # loading every finished batch again (MMEngine's IterBasedTrainLoop)

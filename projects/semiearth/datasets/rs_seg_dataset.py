@@ -45,7 +45,10 @@ class RSSegDataset(BaseSegDataset):
             raise FileNotFoundError(
                 f"{name}: split file '{self.ann_file}' does not exist. "
                 + self._fix_hint())
-        data_list = super().load_data_list()
+        # blank lines of a split file (a trailing empty line, an editor's
+        # blank line) name no tile: mmseg would make '<img_dir>/<suffix>' of them
+        data_list = [d for d in super().load_data_list()
+                     if osp.basename(d['img_path']) != self.img_suffix]
         if not data_list:
             raise ValueError(f"{name}: split file '{self.ann_file}' names no tile.")
         for info in data_list:

@@ -4,6 +4,8 @@ from typing import Union
 from mmengine.dataset import BaseDataset, ConcatDataset
 from mmseg.registry import DATASETS
 
+from ..models.utils.step_rng import forked_rng
+
 
 @DATASETS.register_module()
 class SemiDataset(ConcatDataset):
@@ -15,6 +17,11 @@ class SemiDataset(ConcatDataset):
     ``train_dataloader = dict(dataset=dict(labeled=dict(ann_file=...)))``;
     MMEngine replaces lists wholesale when configs are merged.
 
+    An index that carries a seed (:class:`SampleKey`, from
+    :class:`SemiSampler`) runs its sample's pipeline under that seed, with the
+    process's own generators left as they were: a sample's augmentations do
+    not depend on the worker or on earlier samples (``step_rng``).
+
     Args:
         labeled: config (or instance) of the labeled dataset.
         unlabeled: config (or instance) of the unlabeled dataset.
@@ -24,6 +31,13 @@ class SemiDataset(ConcatDataset):
     def __init__(self, labeled: Union[dict, BaseDataset],
                  unlabeled: Union[dict, BaseDataset], **kwargs) -> None:
         super().__init__(datasets=[labeled, unlabeled], **kwargs)
+
+    def __getitem__(self, idx: int) -> dict:
+        seed = getattr(idx, 'seed', None)
+        if seed is None:
+            return super().__getitem__(idx)
+        with forked_rng(seed):
+            return super().__getitem__(int(idx))
 
     @property
     def labeled(self) -> BaseDataset:

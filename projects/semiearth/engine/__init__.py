@@ -1,5 +1,5 @@
-from .hooks import EMATeacherHook, ConfigCheckHook
+from .hooks import ConfigCheckHook, EMATeacherHook, SafeCheckpointHook, StepRNGHook
 from .runner import SkipAheadIterBasedTrainLoop, TeacherStudentValLoop
 
-__all__ = ['EMATeacherHook', 'ConfigCheckHook', 'SkipAheadIterBasedTrainLoop',
-           'TeacherStudentValLoop']
+__all__ = ['EMATeacherHook', 'ConfigCheckHook', 'SafeCheckpointHook', 'StepRNGHook',
+           'SkipAheadIterBasedTrainLoop', 'TeacherStudentValLoop']

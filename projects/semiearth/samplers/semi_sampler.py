@@ -9,6 +9,22 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from mmseg.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
+from ..models.utils.step_rng import sample_seed
+
+
+class SampleKey(int):
+    """A dataset index that carries the seed of its sample's pipeline
+    (:class:`SemiDataset` runs the pipeline under it). It is an ``int``
+    everywhere else."""
+
+    def __new__(cls, index: int, seed: int) -> 'SampleKey':
+        key = super().__new__(cls, index)
+        key.seed = seed
+        return key
+
+    def __reduce__(self):  # to dataloader workers and back
+        return SampleKey, (int(self), self.seed)
+
 
 @DATA_SAMPLERS.register_module()
 class SemiSampler(Sampler):
@@ -23,7 +39,10 @@ class SemiSampler(Sampler):
     the seed, so a resumed run continues exactly where the interrupted run
     was: either by loading the finished batches (MMEngine's
     ``IterBasedTrainLoop``) or, without loading any, by
-    :meth:`skip_batches` (:class:`SkipAheadIterBasedTrainLoop`). The
+    :meth:`skip_batches` (:class:`SkipAheadIterBasedTrainLoop`). Each index
+    is a :class:`SampleKey` whose seed is a function of the seed, the rank,
+    the source and the position in the rank's stream: the sample's random
+    augmentations are the same in the resumed run (see ``step_rng``). The
     dataloader's ``batch_size`` must equal ``batch_size`` here (configs share
     one variable).
 
@@ -77,19 +96,24 @@ class SemiSampler(Sampler):
             raise ValueError(f'SemiSampler.skip_batches: num_batches={num_batches} < 0')
         self.start_batch = num_batches
 
-    def _rank_stream(self, size: int, seed: int, per_batch: int) -> Iterator[int]:
+    def _rank_stream(self, size: int, seed: int, per_batch: int, source: str,
+                     offset: int = 0) -> Iterator[SampleKey]:
         """This rank's share of a source's stream, from ``start_batch`` on."""
         stream = itertools.islice(self._stream(size, seed), self.rank, None, self.world_size)
-        return itertools.islice(stream, self.start_batch * per_batch, None)
+        start = self.start_batch * per_batch
+        for position, index in enumerate(itertools.islice(stream, start, None), start):
+            yield SampleKey(offset + index,
+                            sample_seed(self.seed, self.rank, source, position))
 
-    def __iter__(self) -> Iterator[int]:
-        labeled = self._rank_stream(self.sizes[0], self.seed, self.num_labeled)
-        unlabeled = self._rank_stream(self.sizes[1], self.seed + 1, self.num_unlabeled)
+    def __iter__(self) -> Iterator[SampleKey]:
+        labeled = self._rank_stream(self.sizes[0], self.seed, self.num_labeled, 'labeled')
+        unlabeled = self._rank_stream(self.sizes[1], self.seed + 1, self.num_unlabeled,
+                                      'unlabeled', self.offset)
         while True:
             for _ in range(self.num_labeled):
                 yield next(labeled)
             for _ in range(self.num_unlabeled):
-                yield self.offset + next(unlabeled)
+                yield next(unlabeled)
 
     def __len__(self) -> int:
         return sum(self.sizes)

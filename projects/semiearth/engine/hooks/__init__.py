@@ -1,4 +1,6 @@
-from .ema_teacher_hook import EMATeacherHook
 from .config_check_hook import ConfigCheckHook
+from .ema_teacher_hook import EMATeacherHook
+from .safe_checkpoint_hook import SafeCheckpointHook
+from .step_rng_hook import StepRNGHook
 
-__all__ = ['EMATeacherHook', 'ConfigCheckHook']
+__all__ = ['EMATeacherHook', 'ConfigCheckHook', 'SafeCheckpointHook', 'StepRNGHook']

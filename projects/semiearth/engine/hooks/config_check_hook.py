@@ -1,11 +1,14 @@
 """Check, before training or testing, the config mistakes that would
 otherwise train silently on wrong targets or crash deep in a step."""
+import os.path as osp
 from typing import Iterator, Optional, Sequence, Tuple
 
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
+from ...datasets.dataset_check import check_datasets, expected_bands, raise_if_problems
 from ...vlm import check_class_names
 
 
@@ -52,11 +55,22 @@ class ConfigCheckHook(Hook):
       dataset would silently purify with the wrong classes;
     - every training ``RandomCrop`` against the data preprocessor's ``size``
       (the size batches are padded to): a larger crop is not padded but its
-      smaller neighbours are, and the batch fails to stack mid-training.
+      smaller neighbours are, and the batch fails to stack mid-training;
+    - the data itself (``check_data``): split files, every image and label
+      of the train and val sets (the test set before testing), see
+      :mod:`semiearth.datasets.dataset_check`; all problems are listed at
+      once, each with its file and fix. Results are cached in the work dir
+      by file size and time, so a restart is cheap.
 
     Every config of the zoo has it (the schedules' ``custom_hooks``), as
     mmdet 2.x configs had ``NumClassCheckHook``.
+
+    Args:
+        check_data: also check the data files (default True).
     """
+
+    def __init__(self, check_data: bool = True) -> None:
+        self.check_data = check_data
 
     def before_train(self, runner) -> None:
         self._check_classes(runner, runner.train_dataloader.dataset, 'train')
@@ -66,9 +80,26 @@ class ConfigCheckHook(Hook):
         cfg = getattr(runner, 'cfg', None)
         if cfg is not None:
             self._check_crop(self._model(runner), cfg.get('train_dataloader'))
+        splits = [('train', runner.train_dataloader.dataset)]
+        if val_loop is not None:
+            splits.append(('val', val_loop.dataloader.dataset))
+        self._check_data(runner, splits)
 
     def before_test(self, runner) -> None:
         self._check_classes(runner, runner.test_loop.dataloader.dataset, 'test')
+        self._check_data(runner, [('test', runner.test_loop.dataloader.dataset)])
+
+    def _check_data(self, runner, splits) -> None:
+        if not self.check_data:
+            return
+        cfg = getattr(runner, 'cfg', None)
+        bands = expected_bands(cfg.model) if cfg is not None else None
+        cache = osp.join(runner.work_dir, '.dataset_check.json') if is_main_process() else None
+        problems = check_datasets(splits, bands, cache)
+        if not problems:
+            runner.logger.info(f'ConfigCheckHook: the data of {", ".join(s for s, _ in splits)} '
+                               'checked (split files, images, labels)')
+        raise_if_problems(problems, ' / '.join(s for s, _ in splits))
 
     @staticmethod
     def _model(runner):

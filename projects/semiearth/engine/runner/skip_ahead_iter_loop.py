@@ -36,10 +36,11 @@ class SkipAheadIterBasedTrainLoop(IterBasedTrainLoop):
     minutes. When the train sampler has ``skip_batches(t)``
     (:class:`SemiSampler`), this loop starts the sampler at batch ``t``
     instead: the following batches hold the same sample indices as in the
-    uninterrupted run, and nothing already trained is read again. Their random
-    augmentations come from freshly seeded workers, so a resumed run is not
-    bit-identical to an uninterrupted one (use ``IterBasedTrainLoop`` for
-    that). Other samplers: MMEngine's behaviour.
+    uninterrupted run, and nothing already trained is read again. Each
+    sample's augmentations are seeded by its position in the stream and the
+    global generators by the iteration (``semiearth.models.utils.step_rng``,
+    :class:`StepRNGHook`), so the resumed run is bit-identical to the
+    uninterrupted one. Other samplers: MMEngine's behaviour.
     """
 
     def run(self) -> None:

@@ -1,9 +1,10 @@
 """Teacher-student semi-supervised wrapper around any mmseg EncoderDecoder."""
 import copy
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import all_gather_object, get_world_size
 from mmseg.models.segmentors import BaseSegmentor, EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
@@ -260,6 +261,21 @@ class SemiEarthSegmentor(BaseSegmentor):
             log.update(pseudo_label_stats(label, accept, valid, gt,
                                           self.ignore_index, prefix))
         return log
+
+    def parse_losses(self, losses: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """MMEngine's, with the logged values averaged over DDP ranks (the
+        loss that is back-propagated stays this rank's; DDP averages the
+        gradients). A value some rank lacks (a diagnostic with no pixel to
+        count there) is the mean over the ranks that have it."""
+        loss, log_vars = super().parse_losses(losses)
+        if get_world_size() == 1:
+            return loss, log_vars
+        local = {k: float(v) for k, v in log_vars.items()}
+        gathered = all_gather_object(local)
+        for key in log_vars:
+            values = [g[key] for g in gathered if key in g]
+            log_vars[key] = loss.new_tensor(sum(values) / len(values))
+        return loss, log_vars
 
     @staticmethod
     def _scaled(prefix: str, losses: dict, weight: float) -> dict:
