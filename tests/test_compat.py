@@ -144,3 +144,18 @@ def test_mmseg_zoo_style_and_plain_checkpoints_load(tmp_path):
         assert torch.equal(got_sd['w'], sd['w']), name
     got = _load_checkpoint(str(tmp_path / 'mmseg1.pth'), map_location='cpu')
     assert got['meta']['seed'] == 3 and got['message_hub']['log_scalars']['loss'].mean() == 1
+
+
+def test_history_buffer_checkpoint_loads_in_a_fresh_process(tmp_path):
+    """HistoryBuffer registers its statistics methods when the first buffer
+    is made; a process that loads a checkpoint before that (a resume) must
+    still accept getattr(HistoryBuffer, 'min')."""
+    import subprocess
+    import sys
+    from mmengine.logging import HistoryBuffer
+    path = tmp_path / 'c.pth'
+    torch.save({'meta': {'buf': HistoryBuffer([1.0, 2.0], [1, 1])}}, path)
+    code = ('import semiearth; from mmengine.runner.checkpoint import _load_checkpoint; '
+            f'print(_load_checkpoint({str(path)!r})["meta"]["buf"].mean())')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith('1.5'), out.stderr[-2000:]

@@ -120,7 +120,10 @@ def _history_buffer_getattr(obj, name: str):
     statistics methods) and nothing more: a general ``getattr`` in a pickle
     reaches methods that write files (``numpy.ndarray.tofile``)."""
     from mmengine.logging import HistoryBuffer
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    # the default statistics (registered lazily, by the first instance) and
+    # any registered with HistoryBuffer.register_statistics
+    allowed = {'min', 'max', 'current', 'mean'} | set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'refused getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r}): '
