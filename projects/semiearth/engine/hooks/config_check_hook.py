@@ -5,6 +5,7 @@ from typing import Iterator, Optional, Sequence, Tuple
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
@@ -94,12 +95,14 @@ class ConfigCheckHook(Hook):
             return
         cfg = getattr(runner, 'cfg', None)
         bands = expected_bands(cfg.model) if cfg is not None else None
-        cache = osp.join(runner.work_dir, '.dataset_check.json') if is_main_process() else None
+        work_dir = getattr(runner, 'work_dir', None)
+        cache = osp.join(work_dir, '.dataset_check.json') \
+            if work_dir and is_main_process() else None
         problems = check_datasets(splits, bands, cache)
-        if not problems:
-            runner.logger.info(f'ConfigCheckHook: the data of {", ".join(s for s, _ in splits)} '
-                               'checked (split files, images, labels)')
-        raise_if_problems(problems, ' / '.join(s for s, _ in splits))
+        names = ' / '.join(s for s, _ in splits)
+        raise_if_problems(problems, names)
+        print_log(f'ConfigCheckHook: the data of {names} checked (split files, images, '
+                  'labels)', logger='current')
 
     @staticmethod
     def _model(runner):
