@@ -703,3 +703,31 @@ def test_feature_up_needs_patch_16_and_matching_width(tmp_path):
         make(model_cfg=TINY16, feature_up=wide)
     with pytest.raises(FileNotFoundError, match='nowhere.ckpt'):
         make(model_cfg=TINY16, feature_up=str(tmp_path / 'nowhere.ckpt'))
+
+
+def test_offline_without_cached_weights_fails_in_seconds(monkeypatch):
+    """open_clip retries a download for about a minute; with the weights not
+    in the local cache and the host unreachable, build_open_clip says so at
+    once, with the offline hint, and never asks open_clip to download."""
+    import time
+    from semiearth.vlm import open_clip_loader as loader
+    monkeypatch.setattr(loader, '_reachable', lambda host, timeout: False)
+    class Asked(Exception):
+        pass
+
+    def create_model(*args, **kwargs):
+        raise Asked('open_clip asked to download')
+    monkeypatch.setattr(open_clip, 'create_model', create_model)
+    t0 = time.time()
+    with pytest.raises(RuntimeError, match=r'huggingface\.co cannot be reached.*'
+                       r'--vlm-checkpoint PATH'):
+        build_open_clip('ViT-B-16', pretrained='openai')
+    assert time.time() - t0 < 5
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    with pytest.raises(RuntimeError, match='HF_HUB_OFFLINE=1'):
+        build_open_clip('ViT-B-16', pretrained='openai')
+    # weights in the local cache: no network needed, open_clip is asked
+    import huggingface_hub
+    monkeypatch.setattr(huggingface_hub, 'try_to_load_from_cache', lambda repo, name: '/x')
+    with pytest.raises(Exception, match='open_clip asked to download'):
+        build_open_clip('ViT-B-16', pretrained='openai')

@@ -88,3 +88,30 @@ def test_tools_normalise_with_the_segmentors_preprocessor():
     with pytest.raises(ValueError, match=r'vaihingen-1of8-518x518\.py: no data preprocessor '
                        r'with mean/std.*Fix'):
         model_data_preprocessor(cfg)
+
+
+@pytest.mark.timeout(600)
+def test_quickstart_continues_from_the_supervised_checkpoint(tmp_path, nc_data, mbv2_ms6):
+    """Stage 2 starts from stage 1's best checkpoint of the same seed, with
+    its own schedule; results.json keeps the documented keys and pairs each
+    method with its baseline."""
+    wd = tmp_path / 'qs'
+    proc = subprocess.run(
+        [sys.executable, 'tools/quickstart.py', '--methods', 'supervised_continued',
+         '--seeds', '0', '--max-iters', '3', '--continue-iters', '3', '--num-vis', '1',
+         '--work-dir', str(wd), '--data-root', nc_data, '--cfg-options',
+         f'model.backbone.init_cfg.checkpoint={mbv2_ms6}'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert 'running supervised too' in proc.stdout
+    records = {r['method']: r for r in json.load(open(wd / 'results.json'))}
+    assert set(records) == {'supervised', 'supervised_continued'}
+    cont = records['supervised_continued']
+    for key in ('init', 'iterations', 'seeds', 'miou_per_seed', 'val_miou_per_seed',
+                'per_class_iou', 'pseudo_labels', 'paired_diff', 'checkpoints'):
+        assert key in cont, key
+    assert cont['iterations'] == 3 and cont['init'].startswith('supervised')
+    assert cont['paired_diff']['vs'] == 'supervised'
+    log = open(wd / 'supervised_continued' / 'seed0' / 'train.log').read()
+    start = records['supervised']['checkpoints'][0]
+    assert f'Load checkpoint from {start}' in log

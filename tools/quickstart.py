@@ -1,10 +1,23 @@
 """The quick-start job on the embedded NC Landsat dataset.
 
-For each method and seed: train with ``tools/train.py`` (best checkpoint by
-val mIoU), test that checkpoint on the test split with ``tools/test.py``, then
-write ``work_dirs/quickstart/results.json``, print a results table and save
-``work_dirs/quickstart/predictions.png`` (image / ground truth / prediction on
-test tiles). Called by ``tools/quickstart.sh``, which prepares the
+Two stages, each method and seed trained with ``tools/train.py`` (best
+checkpoint by val mIoU) and tested on the test split with ``tools/test.py``:
+
+1. ``supervised``: from ImageNet weights, the config's schedule (300
+   iterations).
+2. From that run's best checkpoint, same seed, ``--continue-iters`` more
+   iterations each: ``supervised_continued`` (the fair baseline: same start,
+   same iterations, same learning-rate schedule), ``fixmatch`` and
+   ``semiearth``. Started from a confident model, the EMA teacher's
+   pseudo-labels pass the 0.95 threshold from the first steps (from ImageNet
+   weights and 300 iterations none ever did).
+
+Writes ``work_dirs/quickstart/results.json`` (one record per method; the
+semi-supervised ones are compared with ``supervised_continued`` seed by
+seed), prints a results table, and saves ``predictions.png`` (image / ground
+truth / each method's prediction on test tiles) and ``pseudo_labels.png``
+(share of unlabeled pixels passing the threshold and their accuracy over the
+iterations). Called by ``tools/quickstart.sh``, which prepares the
 environment, the data and the pretrained weights first.
 """
 import argparse
@@ -20,14 +33,23 @@ import time
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_DATA_ROOT = 'data/nc_landsat'  # the configs' data_root
+SUPERVISED = ('configs/supervised/'
+              'supervised_deeplabv3plus-mbv2_1xb8-300i_nclandsat-1of8-128x128.py')
 METHODS = {
-    'supervised': 'configs/supervised/'
-    'supervised_deeplabv3plus-mbv2_1xb8-300i_nclandsat-1of8-128x128.py',
+    'supervised': SUPERVISED,
+    'supervised_continued': SUPERVISED,
     'fixmatch': 'configs/fixmatch/'
     'fixmatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
     'semiearth': 'configs/semiearth/'
     'semiearth_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
 }
+# stage 2: these start from the supervised run's best checkpoint of the same seed
+CONTINUED = ('supervised_continued', 'fixmatch', 'semiearth')
+# what each method is compared with, seed by seed
+BASELINE = {'supervised_continued': 'supervised', 'fixmatch': 'supervised_continued',
+            'semiearth': 'supervised_continued'}
+SEMI = ('fixmatch', 'semiearth')
 VLM_METHODS = ('semiearth',)  # need VLM weights and a precomputed evidence cache
 PSEUDO_KEYS = ('pseudo.mask_ratio', 'pseudo.acc', 'pseudo.acc_all')
 VLM_KEYS = ('vlm.changed_label_ratio', 'vlm.changed_accept_ratio', 'pseudo_before.acc',
@@ -39,15 +61,30 @@ def parse_args(argv=None):
     p.add_argument('--methods', nargs='+', default=list(METHODS),
                    choices=list(METHODS))
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    p.add_argument('--work-dir', default='work_dirs/quickstart')
+    p.add_argument('--continue-iters', type=int, default=150,
+                   help='iterations of the runs started from the supervised checkpoint')
+    p.add_argument('--split-seed', type=int, default=0,
+                   help='which random spatial split of the scene (0: data/nc_landsat; K: '
+                   'data/nc_landsat_splitK, converted on first use)')
+    p.add_argument('--work-dir', default=None,
+                   help='default: work_dirs/quickstart (split seed K: ..._splitK)')
+    p.add_argument('--data-root', default=None,
+                   help='converted data (default: data/nc_landsat, or '
+                   'data/nc_landsat_splitK for split seed K)')
+    p.add_argument('--cfg-options', nargs='+', default=[],
+                   help='KEY=VALUE added to every training and test run')
     p.add_argument('--max-iters', type=int, default=None,
-                   help='override the configs\' schedule (smoke runs)')
+                   help='override the supervised schedule (smoke runs)')
     p.add_argument('--num-vis', type=int, default=6,
                    help='test tiles in predictions.png')
     p.add_argument('--vlm-checkpoint', default=os.environ.get('SEMIEARTH_VLM_CKPT'),
                    help='local VLM weights for the semiearth row (default: '
                    '$SEMIEARTH_VLM_CKPT; else open_clip downloads them where online)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    suffix = f'_split{args.split_seed}' if args.split_seed else ''
+    args.work_dir = args.work_dir or f'work_dirs/quickstart{suffix}'
+    args.data_root = args.data_root or f'data/nc_landsat{suffix}'
+    return args
 
 
 def run(cmd, log_path):
@@ -66,11 +103,36 @@ def run(cmd, log_path):
             sys.exit(f'{cmd[1]} failed (exit {proc.returncode}); full log: {log_path}')
 
 
-def vlm_options(method, args):
-    """--cfg-options that give a VLM method the user's weights."""
+def data_options(method, args):
+    """--cfg-options pointing a config at the data (none for the configs' own
+    data root)."""
+    if args.data_root == DEFAULT_DATA_ROOT:
+        return []
+    train = (['train_dataloader.dataset.labeled', 'train_dataloader.dataset.unlabeled']
+             if method in SEMI else ['train_dataloader.dataset'])
+    opts = [f'{ds}.data_root={args.data_root}'
+            for ds in train + ['val_dataloader.dataset', 'test_dataloader.dataset']]
+    if method in VLM_METHODS:
+        opts.append(f'model.purifier.cache_dir={args.data_root}/vlm_cache/vit-b16_segearth')
+    return opts
+
+
+def method_options(method, args):
+    """--cfg-options every tool run of ``method`` needs (data, VLM weights)."""
+    opts = data_options(method, args) + list(args.cfg_options)
     if method in VLM_METHODS and args.vlm_checkpoint:
-        return [f'model.purifier.vlm.checkpoint={osp.abspath(args.vlm_checkpoint)}']
-    return []
+        opts.append(f'model.purifier.vlm.checkpoint={osp.abspath(args.vlm_checkpoint)}')
+    return opts
+
+
+def prepare_data(args):
+    """Convert the scene with this split seed if not done yet."""
+    if args.split_seed and not osp.isfile(osp.join(ROOT, args.data_root, 'meta.json')):
+        print(f'[quickstart] converting the scene with split seed {args.split_seed} -> '
+              f'{args.data_root}', flush=True)
+        subprocess.run([sys.executable, 'tools/dataset_converters/nc_landsat.py', '--out',
+                        args.data_root, '--split-seed', str(args.split_seed)],
+                       cwd=ROOT, check=True)
 
 
 def prepare_vlm(method, args):
@@ -78,7 +140,7 @@ def prepare_vlm(method, args):
     log = osp.join(args.work_dir, method, 'precompute_vlm.log')
     os.makedirs(osp.dirname(log), exist_ok=True)
     cmd = [sys.executable, 'tools/precompute_vlm.py', METHODS[method]]
-    opts = vlm_options(method, args)
+    opts = method_options(method, args)
     if opts:
         cmd += ['--cfg-options', *opts]
     print('$ ' + ' '.join(cmd), flush=True)
@@ -91,17 +153,24 @@ def prepare_vlm(method, args):
     return (lines[-1] if lines else f'exit {proc.returncode}') + f' (full log: {log})'
 
 
-def train_and_test(method, config, seed, args):
+def schedule_options(iters):
+    """Train ``iters`` iterations, validating (and checkpointing) 3 times."""
+    every = max(1, iters // 3)
+    return [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={every}',
+            f'param_scheduler.end={iters}', f'default_hooks.checkpoint.interval={every}']
+
+
+def train_and_test(method, seed, args, load_from=None):
+    config = METHODS[method]
     wd = osp.join(args.work_dir, method, f'seed{seed}')
     shutil.rmtree(wd, ignore_errors=True)  # a stale best checkpoint must not be picked up
     os.makedirs(wd, exist_ok=True)
     py = sys.executable
-    opts = [f'randomness.seed={seed}'] + vlm_options(method, args)
-    if args.max_iters:
-        opts += [f'train_cfg.max_iters={args.max_iters}',
-                 f'train_cfg.val_interval={max(1, args.max_iters // 2)}',
-                 f'param_scheduler.end={args.max_iters}',
-                 f'default_hooks.checkpoint.interval={max(1, args.max_iters // 2)}']
+    opts = [f'randomness.seed={seed}'] + method_options(method, args)
+    if load_from:
+        opts += [f'load_from={load_from}'] + schedule_options(args.continue_iters)
+    elif args.max_iters:
+        opts += schedule_options(args.max_iters)
     t0 = time.time()
     run([py, 'tools/train.py', config, '--work-dir', wd, '--cfg-options', *opts],
         osp.join(wd, 'train.log'))
@@ -109,8 +178,9 @@ def train_and_test(method, config, seed, args):
     if not best:
         sys.exit(f'no best checkpoint in {wd}: did validation run?')
     test_wd = osp.join(wd, 'test')
-    test_opts = ['--cfg-options', *vlm_options(method, args)] if vlm_options(method, args) else []
-    run([py, 'tools/test.py', config, best[-1], '--work-dir', test_wd, *test_opts],
+    test_opts = method_options(method, args)
+    run([py, 'tools/test.py', config, best[-1], '--work-dir', test_wd,
+         *(['--cfg-options', *test_opts] if test_opts else [])],
         osp.join(wd, 'test.log'))
     jsons = sorted(glob.glob(osp.join(test_wd, '*', '*.json')))
     with open(jsons[-1]) as f:
@@ -118,6 +188,7 @@ def train_and_test(method, config, seed, args):
     metrics['checkpoint'] = best[-1]
     metrics['seconds'] = round(time.time() - t0, 1)
     metrics['curves'] = read_curves(wd)
+    metrics['val_miou'] = best_val(wd)
     return metrics
 
 
@@ -134,39 +205,57 @@ def read_curves(work_dir):
     return {k: sorted(v) for k, v in curves.items() if v}
 
 
-def summarise(method, config, per_seed, seeds):
+def best_val(work_dir):
+    """The best val mIoU of a run (the teacher's for semi runs), in %."""
+    best = None
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                value = rec.get('teacher/mIoU', rec.get('mIoU'))
+                if value is not None and 'iter' not in rec:
+                    best = value if best is None else max(best, value)
+    return best
+
+
+def summarise(method, per_seed, seeds, args):
     miou = np.array([m['mIoU'] for m in per_seed]) / 100
     classes = [k[4:] for k in per_seed[0] if k.startswith('IoU.')]
     per_class = {c: float(np.nanmean([m[f'IoU.{c}'] for m in per_seed]) / 100)
                  for c in classes}
-    final = {}
+    pseudo = {}
     for k in PSEUDO_KEYS + VLM_KEYS:
-        # mean of the last five logged values of each seed, then over seeds
-        vals = [np.mean([v for _, v in m['curves'][k][-5:]])
-                for m in per_seed if k in m['curves']]
-        if vals:
-            final[k] = float(np.mean(vals))
-    return dict(method=method, config=config, labeled_ratio='1/8',
-                dataset='nc_landsat', split='test', seeds=seeds,
-                miou_mean=float(miou.mean()), miou_std=float(miou.std(ddof=1))
-                if len(miou) > 1 else 0.0, miou_per_seed=miou.tolist(),
-                per_class_iou=per_class, pseudo_labels_at_end=final,
+        runs = [[v for _, v in m['curves'][k]] for m in per_seed if k in m['curves']]
+        if runs:
+            # over the whole run, and the last five logged values; then over seeds
+            pseudo[k] = dict(mean=float(np.mean([np.mean(r) for r in runs])),
+                             end=float(np.mean([np.mean(r[-5:]) for r in runs])))
+    continued = method in CONTINUED
+    return dict(method=method, config=METHODS[method], labeled_ratio='1/8',
+                dataset='nc_landsat', split_seed=args.split_seed, split='test',
+                init='supervised best checkpoint, same seed' if continued else 'ImageNet',
+                iterations=args.continue_iters if continued else (args.max_iters or 300),
+                seeds=seeds, miou_mean=float(miou.mean()),
+                miou_std=float(miou.std(ddof=1)) if len(miou) > 1 else 0.0,
+                miou_per_seed=miou.tolist(),
+                val_miou_per_seed=[m['val_miou'] and m['val_miou'] / 100 for m in per_seed],
+                per_class_iou=per_class, pseudo_labels=pseudo,
                 checkpoints=[m['checkpoint'] for m in per_seed],
                 seconds_per_seed=[m['seconds'] for m in per_seed])
 
 
 def paired_differences(records):
-    """Each method minus supervised, seed by seed (same seed = same init)."""
-    base = next((r for r in records if r['method'] == 'supervised'), None)
-    if base is None:
-        return
+    """Each method minus its baseline (BASELINE), seed by seed (same seed =
+    same start)."""
+    by_method = {r['method']: r for r in records}
     for r in records:
-        if r is base or r['seeds'] != base['seeds']:
+        base = by_method.get(BASELINE.get(r['method']))
+        if base is None or r['seeds'] != base['seeds']:
             continue
-        d = 100 * (np.array(r['miou_per_seed']) - np.array(base['miou_per_seed']))
-        r['paired_diff_vs_supervised'] = dict(
-            mean=float(d.mean() / 100), std=float(d.std(ddof=1) / 100) if len(d) > 1 else 0.0,
-            per_seed=(d / 100).tolist())
+        d = np.array(r['miou_per_seed']) - np.array(base['miou_per_seed'])
+        r['paired_diff'] = dict(vs=base['method'], mean=float(d.mean()),
+                                std=float(d.std(ddof=1)) if len(d) > 1 else 0.0,
+                                per_seed=d.tolist())
 
 
 def plot_curves(records, per_method_seeds, path):
@@ -185,7 +274,7 @@ def plot_curves(records, per_method_seeds, path):
                     it, val = zip(*m['curves'][key])
                     ax.plot(it, val, label=f"{r['method']} s{seed}", lw=1)
         ax.set_title(key, fontsize=9)
-        ax.set_xlabel('iteration', fontsize=8)
+        ax.set_xlabel('iteration (from the supervised checkpoint)', fontsize=8)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
@@ -199,30 +288,33 @@ def plot_curves(records, per_method_seeds, path):
 
 def print_table(records):
     classes = list(records[0]['per_class_iou'])
-    head = ['method', 'ratio', 'seeds', 'mIoU (mean +- std)'] + classes
-    rows = [[r['method'], r['labeled_ratio'], str(len(r['seeds'])),
-             f"{100 * r['miou_mean']:.2f} +- {100 * r['miou_std']:.2f}"]
+    head = ['method', 'start', 'iters', 'mIoU (mean +- std)', 'per seed'] + classes
+    rows = [[r['method'], 'ImageNet' if r['init'] == 'ImageNet' else 'supervised',
+             str(r['iterations']), f"{100 * r['miou_mean']:.2f} +- {100 * r['miou_std']:.2f}",
+             ' / '.join(f'{100 * v:.2f}' for v in r['miou_per_seed'])]
             + [f"{100 * r['per_class_iou'][c]:.1f}" for c in classes]
             for r in records]
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     line = lambda cells: '| ' + ' | '.join(c.ljust(w) for c, w in zip(cells, widths)) + ' |'
-    print('\nTest mIoU (%) on NC Landsat, best-on-val checkpoint per seed')
+    print(f"\nTest mIoU (%) on NC Landsat (split seed {records[0]['split_seed']}), "
+          'best-on-val checkpoint per seed')
     print(line(head))
     print('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
     for r in rows:
         print(line(r))
     for r in records:
-        d = r.get('paired_diff_vs_supervised')
+        d = r.get('paired_diff')
         if d:
-            print(f"{r['method']} - supervised, paired by seed: "
-                  f"{100 * d['mean']:+.2f} +- {100 * d['std']:.2f} mIoU")
-        p = r.get('pseudo_labels_at_end')
+            print(f"{r['method']} - {d['vs']}, paired by seed: {100 * d['mean']:+.2f} +- "
+                  f"{100 * d['std']:.2f} mIoU ("
+                  + ' / '.join(f'{100 * v:+.2f}' for v in d['per_seed']) + ')')
+        p = r.get('pseudo_labels')
         if p:
-            print(f"{r['method']} pseudo-labels at the end of training: "
-                  + ', '.join(f'{k} {v:.3f}' for k, v in p.items()))
+            print(f"{r['method']} pseudo-labels (mean over training / at the end): "
+                  + ', '.join(f"{k} {v['mean']:.3f} / {v['end']:.3f}" for k, v in p.items()))
 
 
-def save_predictions(records, path, num):
+def save_predictions(records, path, num, data_root):
     """image | ground truth | one prediction per method, on test tiles spread
     over the test split (each method's median-seed checkpoint)."""
     sys.path.insert(0, osp.join(ROOT, 'projects'))
@@ -243,7 +335,7 @@ def save_predictions(records, path, num):
     cfg = models[0][1]
     meta = models[0][2].dataset_meta
     palette = np.array(meta['palette'], np.uint8)
-    root = osp.join(ROOT, cfg.data_root)
+    root = osp.join(ROOT, data_root)
     names = [s.strip() for s in open(osp.join(root, 'splits/test.txt')) if s.strip()]
     names = [names[i] for i in np.linspace(0, len(names) - 1, num).round().astype(int)]
 
@@ -280,27 +372,38 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
     t0 = time.time()
-    records, per_method_seeds, not_run = [], {}, []
-    for method in args.methods:
-        if method in VLM_METHODS:
-            print(f'\n=== {method}: VLM evidence cache ===', flush=True)
-            why = prepare_vlm(method, args)
-            if why:
-                print(f'[quickstart] {method} NOT RUN: no VLM weights could be loaded.\n'
-                      f'   {why}\n   Give local weights with --vlm-checkpoint PATH or '
-                      'SEMIEARTH_VLM_CKPT=PATH (e.g. a RemoteCLIP/GeoRSCLIP file; set '
-                      'model_name to match), or run on a machine that can download '
-                      "open_clip's weights.", flush=True)
-                not_run.append(dict(method=method, config=METHODS[method],
-                                    status='not run', reason=why))
-                continue
+    prepare_data(args)
+    methods = [m for m in METHODS if m in args.methods]
+    not_run = []
+    for method in [m for m in methods if m in VLM_METHODS]:
+        print(f'\n=== {method}: VLM evidence cache ===', flush=True)
+        why = prepare_vlm(method, args)
+        if why:
+            print(f'[quickstart] {method} NOT RUN: no VLM weights could be loaded.\n'
+                  f'   {why}\n   Give local weights with --vlm-checkpoint PATH or '
+                  'SEMIEARTH_VLM_CKPT=PATH (e.g. a RemoteCLIP/GeoRSCLIP file; set '
+                  'model_name to match), or run on a machine that can download '
+                  "open_clip's weights.", flush=True)
+            not_run.append(dict(method=method, config=METHODS[method],
+                                status='not run', reason=why))
+            methods.remove(method)
+    if any(m in CONTINUED for m in methods) and 'supervised' not in methods:
+        print('[quickstart] the continued runs start from the supervised run: '
+              'running supervised too', flush=True)
+        methods.insert(0, 'supervised')
+    records, per_method_seeds = [], {}
+    for method in methods:
         per_seed = []
         for seed in args.seeds:
-            print(f'\n=== {method}, seed {seed} ===', flush=True)
-            m = train_and_test(method, METHODS[method], seed, args)
+            start = None
+            if method in CONTINUED:
+                start = per_method_seeds['supervised'][args.seeds.index(seed)]['checkpoint']
+            print(f'\n=== {method}, seed {seed}'
+                  + (f', from {osp.basename(start)}' if start else '') + ' ===', flush=True)
+            m = train_and_test(method, seed, args, load_from=start)
             print(f"   test mIoU {m['mIoU']:.2f} ({m['seconds']:.0f} s)", flush=True)
             per_seed.append(m)
-        records.append(summarise(method, METHODS[method], per_seed, args.seeds))
+        records.append(summarise(method, per_seed, args.seeds, args))
         per_method_seeds[method] = per_seed
     paired_differences(records)
     out = osp.join(args.work_dir, 'results.json')
@@ -312,7 +415,7 @@ def main(argv=None):
     for r in not_run:
         print(f"{r['method']}: not run ({r['reason']})")
     png = osp.join(args.work_dir, 'predictions.png')
-    save_predictions(records, png, args.num_vis)
+    save_predictions(records, png, args.num_vis, args.data_root)
     curves = osp.join(args.work_dir, 'pseudo_labels.png')
     if plot_curves(records, per_method_seeds, curves):
         png += f' and {curves}'

