@@ -16,7 +16,8 @@ from mmseg.registry import DATASETS, MODELS
 
 from conftest import run_tool, write_semiearth_config
 from semiearth.engine import ConfigCheckHook
-from semiearth.models import PaperPurifyRule, PoEPurifyRule
+from semiearth.models import (CalibratedPurifyRule, PaperPurifyRule, PoEPurifyRule,
+                              fit_confusion)
 from semiearth.vlm import DenseCLIP
 from semiearth.vlm.evidence_cache import EvidenceCache, cache_key
 
@@ -178,6 +179,72 @@ def test_poe_rule_leaves_accepted_pixels_alone_on_random_inputs():
     assert (label[~keep] != label0[~keep]).any()
 
 
+def test_fit_confusion_counts_labeled_pixels_with_smoothing():
+    """P(VLM says j | true k) = (n_kj + a) / (n_k + C a), ignore pixels skipped.
+    Class 0: 3 pixels, VLM said 0, 0, 1 -> (2+1)/(3+3), (1+1)/6, 1/6.
+    Class 2: no pixel -> uniform 1/3 (no evidence)."""
+    gt = torch.tensor([[0, 0, 0, 1, 255]])
+    said = torch.tensor([[0, 0, 1, 1, 2]])
+    m = fit_confusion(said, gt, 3, smoothing=1.0)
+    torch.testing.assert_close(m, torch.tensor([[3 / 6, 2 / 6, 1 / 6],
+                                                [1 / 4, 2 / 4, 1 / 4],
+                                                [1 / 3, 1 / 3, 1 / 3]]))
+
+
+def test_calibrated_rule_ignores_useless_evidence():
+    """A VLM whose answer does not depend on the true class (every row of
+    the confusion the same) changes no label and no confidence, whatever it
+    says; PoE would follow a confident useless VLM."""
+    torch.manual_seed(2)
+    probs = torch.randn(2, C, 8, 8).mul(2).softmax(1)
+    evidence = torch.randn(2, C, 8, 8).mul(20).softmax(1)   # confident, random
+    has = torch.ones(2, 8, 8, dtype=torch.bool)
+    thresh = _thresh(0.95, (2, 8, 8))
+    row = torch.tensor([0.3, 0.1, 0.2, 0.1, 0.2, 0.1])
+    rule = CalibratedPurifyRule(confusion=row.expand(C, C).tolist())
+    label, conf = rule(probs, evidence, has, thresh)
+    conf0, label0 = probs.max(1)
+    assert torch.equal(label, label0)
+    torch.testing.assert_close(conf, conf0)
+    label_poe, _ = PoEPurifyRule()(probs, evidence, has, thresh)
+    assert (label_poe != label0).any()
+
+
+def test_calibrated_rule_uses_a_class_only_where_the_vlm_is_reliable():
+    """Reliable on class 0 only: P(0|0) = 1, and for the other classes the VLM
+    answers uniformly among 1..5 (never 0). Where it says 0 the pixel becomes
+    class 0 with confidence 1; where it says 3 the pixel is only known not to
+    be class 0: the teacher's order among 1..5 is kept (not moved to 3)."""
+    conf_m = torch.zeros(C, C)
+    conf_m[0, 0] = 1.0
+    conf_m[1:, 1:] = 1 / (C - 1)
+    rule = CalibratedPurifyRule(confusion=conf_m.tolist())
+    # teacher: pixel a (0.30 on 2, 0.25 on 0), pixel b (0.30 on 0, 0.25 on 4)
+    probs = torch.tensor([[0.25, 0.10, 0.30, 0.10, 0.15, 0.10],
+                          [0.30, 0.10, 0.10, 0.10, 0.25, 0.15]]).t().reshape(1, C, 1, 2)
+    said = torch.tensor([0, 3])
+    evidence = F.one_hot(said, C).t().float().reshape(1, C, 1, 2)
+    label, conf = rule(probs, evidence, torch.ones(1, 1, 2, dtype=torch.bool),
+                       _thresh(0.95, (1, 1, 2)))
+    assert label[0, 0].tolist() == [0, 4]
+    assert conf[0, 0, 0] == pytest.approx(1.0)
+    assert conf[0, 0, 1] == pytest.approx(0.25 / 0.70)  # teacher renormalised over 1..5
+    # pixels the teacher accepts, or without evidence, are left alone
+    label, conf = rule(probs, evidence, torch.tensor([[[True, False]]]),
+                       torch.tensor([[[0.2, 0.95]]]))
+    assert label[0, 0].tolist() == [2, 0] and conf[0, 0, 0] == pytest.approx(0.30)
+
+
+def test_calibrated_rule_needs_its_calibration():
+    rule = CalibratedPurifyRule()
+    probs = torch.full((1, C, 2, 2), 1 / C)
+    with pytest.raises(RuntimeError, match='precompute_vlm.py'):
+        rule(probs, probs, torch.ones(1, 2, 2, dtype=torch.bool), _thresh(0.95, (1, 2, 2)))
+    rule.set_confusion(torch.eye(3))
+    with pytest.raises(ValueError, match='for 6 classes'):
+        rule(probs, probs, torch.ones(1, 2, 2, dtype=torch.bool), _thresh(0.95, (1, 2, 2)))
+
+
 def test_unsure_vlm_is_no_evidence_not_background_certainty():
     """LoveDA-style bg_thresh: where the VLM's best probability is under it,
     the pixel has no evidence. Teacher (0.05, 0.50, 0.45), VLM unsure
@@ -204,22 +271,36 @@ def test_precompute_writes_float16_maps_and_keeps_them(cached):
     cfg = Config.fromfile(cached['config'])
     with open(osp.join(cached['cache_dir'], 'meta.json')) as f:
         meta = json.load(f)
-    ann = osp.join(cfg.train_dataloader.dataset.unlabeled.data_root,
-                   cfg.train_dataloader.dataset.unlabeled.ann_file)
-    names = [line.strip() for line in open(ann) if line.strip()]
-    assert sorted(meta['images']) == sorted(names)
-    arr = np.load(osp.join(cached['cache_dir'], names[0] + '.npy'))
+    names = {}
+    for part in ('unlabeled', 'labeled'):
+        ds = cfg.train_dataloader.dataset[part]
+        names[part] = [line.strip() for line in open(osp.join(ds.data_root, ds.ann_file))
+                       if line.strip()]
+    # labeled images are cached too (the calibration measures the VLM on them)
+    assert sorted(meta['images']) == sorted(names['unlabeled'] + names['labeled'])
+    arr = np.load(osp.join(cached['cache_dir'], names['unlabeled'][0] + '.npy'))
     assert arr.dtype == np.float16 and arr.shape == (C, 32, 32)
     # class probabilities: each class its best synonym's share of one
     # softmax over all synonym queries (SegEarth-OV), so they sum to <= 1
     total = arr.astype(np.float32).sum(0)
     assert (arr >= 0).all() and (total <= 1 + 5e-3).all() and (total > 0.2).all()
-    assert f'{len(names)} to compute' in cached['log']
+    n = len(names['unlabeled']) + len(names['labeled'])
+    assert f'{n} to compute' in cached['log']
+    # the calibration: P(VLM says j | true k) on the labeled pixels
+    with open(osp.join(cached['cache_dir'], 'calibration.json')) as f:
+        cal = json.load(f)
+    assert cal['labeled'] == sorted(names['labeled'])
+    confusion = torch.tensor(cal['confusion'])
+    assert confusion.shape == (C, C)
+    torch.testing.assert_close(confusion.sum(1), torch.ones(C))
+    assert sum(cal['pixels_per_class']) > 1000
+    assert 'VLM accuracy per class on the labeled pixels' in cached['log']
     # a second run keeps every map
-    mtime = os.path.getmtime(osp.join(cached['cache_dir'], names[0] + '.npy'))
+    mtime = os.path.getmtime(osp.join(cached['cache_dir'], names['unlabeled'][0] + '.npy'))
     proc = run_tool([sys.executable, 'tools/precompute_vlm.py', cached['config']])
-    assert f'0 to compute, {len(names)} kept' in proc.stdout
-    assert os.path.getmtime(osp.join(cached['cache_dir'], names[0] + '.npy')) == mtime
+    assert f'0 to compute, {n} kept' in proc.stdout
+    assert os.path.getmtime(osp.join(cached['cache_dir'],
+                                     names['unlabeled'][0] + '.npy')) == mtime
 
 
 def _unlabeled_dataset(config, pipeline_tail):
@@ -415,3 +496,47 @@ def test_purification_changes_the_unsupervised_loss(cached, tmp_path):
     paper = model.loss(**data)
     assert paper['vlm.changed_accept_ratio'] == 0
     torch.testing.assert_close(paper['unsup.loss_ce'], without['unsup.loss_ce'])
+
+
+def test_calibrated_rule_in_training_reads_the_labeled_set_calibration(cached, tmp_path):
+    """The calibrated rule takes P(VLM says j | true k) that precompute_vlm.py
+    measured on the labeled images; without that file training fails at the
+    first step, saying how to make it."""
+    cfg = Config.fromfile(cached['config'])
+    cfg.model.purifier.rule = dict(type='CalibratedPurifyRule')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    data = model.data_preprocessor(_train_batch(cfg), True)
+    losses = model.loss(**data)
+    assert 'vlm.changed_label_ratio' in losses
+    with open(osp.join(cached['cache_dir'], 'calibration.json')) as f:
+        expected = torch.tensor(json.load(f)['confusion'])
+    torch.testing.assert_close(model.purifier.rule.confusion, expected)
+    # no calibration file: a clear error
+    import shutil
+    other = tmp_path / 'cache'
+    shutil.copytree(cached['cache_dir'], other)
+    os.remove(other / 'calibration.json')
+    cfg.model.purifier.cache_dir = str(other)
+    model = MODELS.build(cfg.model)
+    model.train()
+    with pytest.raises(FileNotFoundError, match='calibration.json.*precompute_vlm.py'):
+        model.loss(**data)
+
+
+def test_calibration_of_another_labeled_set_is_stale(cached, nc_data):
+    """ConfigCheckHook, before training: the calibration must have been
+    measured on this config's labeled images (here: the 1/4 split instead of
+    the 1/8 one it was measured on)."""
+    cfg = Config.fromfile(cached['config'])
+    cfg.model.purifier.rule = dict(type='CalibratedPurifyRule')
+    model = MODELS.build(cfg.model)
+    ds = cfg.train_dataloader.dataset
+    ds.labeled.ann_file = ds.labeled.ann_file.replace('1of8', '1of4')
+    dataset = DATASETS.build(ds)
+    with pytest.raises(ValueError, match='measured on another labeled set.*precompute_vlm'):
+        ConfigCheckHook._check_calibration(model, dataset)
+    ds.labeled.ann_file = ds.labeled.ann_file.replace('1of4', '1of8')
+    ConfigCheckHook._check_calibration(model, DATASETS.build(ds))  # the measured set: fine

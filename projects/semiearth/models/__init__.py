@@ -1,11 +1,12 @@
 from .backbones import MultiBandMobileNetV2
 from .data_preprocessors import SemiSegDataPreProcessor
-from .purifiers import PaperPurifyRule, PoEPurifyRule, VLMPurifyHead
+from .purifiers import (CalibratedPurifyRule, PaperPurifyRule, PoEPurifyRule, VLMPurifyHead,
+                        fit_confusion)
 from .segmentors import SemiEarthSegmentor
 from .weight_converters import convert_torchvision_mobilenet_v2
 
 __all__ = [
     'MultiBandMobileNetV2', 'SemiSegDataPreProcessor', 'SemiEarthSegmentor',
     'convert_torchvision_mobilenet_v2', 'VLMPurifyHead', 'PaperPurifyRule',
-    'PoEPurifyRule'
+    'PoEPurifyRule', 'CalibratedPurifyRule', 'fit_confusion'
 ]

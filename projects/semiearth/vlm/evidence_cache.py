@@ -11,6 +11,7 @@ view's source coordinates (:class:`AddSourceCoords`), so the cached map goes
 through exactly the view's resize, crop and flip.
 """
 import json
+import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -135,3 +136,36 @@ def load_cache_settings(purifier_cfg: dict) -> Tuple[str, int]:
         raise ValueError('model.purifier.cache_dir is not set: the config has no '
                          'place for cached VLM evidence')
     return cache_dir, int(purifier_cfg.get('downsample', 1))
+
+
+CALIBRATION_FILE = 'calibration.json'
+
+
+def write_calibration(cache_dir: str, fingerprint: str, class_keys: Sequence[str],
+                      labeled: Sequence[str], confusion: Tensor, pixels: Sequence[int]) -> None:
+    """Store the VLM's confusion on the labeled set (``fit_confusion``), tied to
+    the VLM settings, the classes and the labeled images it was measured on."""
+    data = dict(format=CACHE_FORMAT, fingerprint=fingerprint, classes=list(class_keys),
+                labeled=sorted(labeled), confusion=confusion.tolist(),
+                pixels_per_class=[int(p) for p in pixels])
+    path = osp.join(cache_dir, CALIBRATION_FILE)
+    with open(path + '.partial', 'w') as f:
+        json.dump(data, f)
+    os.replace(path + '.partial', path)
+
+
+def load_calibration(cache_dir: Optional[str], fingerprint: str,
+                     class_keys: Sequence[str]) -> dict:
+    """The calibration of this VLM configuration, or an error that says how to
+    make it."""
+    path = osp.join(cache_dir or '', CALIBRATION_FILE)
+    if not cache_dir or not osp.isfile(path):
+        raise FileNotFoundError(
+            f"no VLM calibration '{path}' (model.purifier.cache_dir): the calibrated rule "
+            f'measures the VLM on the labeled images first. Fix: {FIX}.')
+    with open(path) as f:
+        data = json.load(f)
+    if data.get('fingerprint') != fingerprint or list(data.get('classes', [])) != list(class_keys):
+        raise ValueError(f"VLM calibration '{path}' was measured for another VLM configuration "
+                         f'or class list (stale). Fix: {FIX}.')
+    return data

@@ -57,6 +57,8 @@ class ConfigCheckHook(Hook):
     - every training ``RandomCrop`` against the data preprocessor's ``size``
       (the size batches are padded to): a larger crop is not padded but its
       smaller neighbours are, and the batch fails to stack mid-training;
+    - a calibrated purifier rule's calibration: present, and measured on
+      this config's labeled images;
     - the data itself (``check_data``): split files, every image and label
       of the train and val sets (the test set before testing), see
       :mod:`semiearth.datasets.dataset_check`; all problems are listed at
@@ -81,6 +83,7 @@ class ConfigCheckHook(Hook):
         cfg = getattr(runner, 'cfg', None)
         if cfg is not None:
             self._check_crop(self._model(runner), cfg.get('train_dataloader'))
+        self._check_calibration(self._model(runner), runner.train_dataloader.dataset)
         splits = [('train', runner.train_dataloader.dataset)]
         if val_loop is not None:
             splits.append(('val', val_loop.dataloader.dataset))
@@ -125,6 +128,25 @@ class ConfigCheckHook(Hook):
         if purifier is not None:
             check_class_names(purifier.class_keys, classes,
                               where='model.purifier.vlm.class_names')
+
+    @staticmethod
+    def _check_calibration(model, dataset) -> None:
+        """A calibrated purifier rule needs its calibration, measured on this
+        labeled set (a changed split means a stale calibration)."""
+        purifier = getattr(model, 'purifier', None)
+        labeled = getattr(dataset, 'labeled', None)
+        if purifier is None or labeled is None or \
+                not getattr(purifier.rule, 'needs_calibration', False):
+            return
+        from ...vlm.evidence_cache import FIX, cache_key
+        measured = purifier.calibration()['labeled']
+        current = sorted(cache_key(labeled.get_data_info(i)['img_path'])
+                         for i in range(len(labeled)))
+        if measured != current:
+            raise ValueError(
+                f'the VLM calibration in {purifier.cache_dir} was measured on another '
+                f'labeled set ({len(measured)} images; this config has {len(current)}, '
+                f'{len(set(current) - set(measured))} of them not measured). Fix: {FIX}.')
 
     @staticmethod
     def _check_crop(model, loader_cfg) -> None:

@@ -1,4 +1,6 @@
-from .purify_rules import PaperPurifyRule, PoEPurifyRule
+from .purify_rules import (CalibratedPurifyRule, PaperPurifyRule, PoEPurifyRule,
+                           confusion_counts, fit_confusion, normalize_confusion)
 from .vlm_purify_head import PurifyResult, VLMPurifyHead
 
-__all__ = ['PaperPurifyRule', 'PoEPurifyRule', 'PurifyResult', 'VLMPurifyHead']
+__all__ = ['CalibratedPurifyRule', 'confusion_counts', 'fit_confusion', 'normalize_confusion', 'PaperPurifyRule', 'PoEPurifyRule',
+           'PurifyResult', 'VLMPurifyHead']

@@ -10,7 +10,7 @@ carries a copy of it). It returns ``(label, conf)`` (B, H, W); the
 segmentor's threshold is applied afterwards. Rules are pure tensor
 functions: no gradient, no ground truth, no state.
 """
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -158,3 +158,89 @@ class PoEPurifyRule:
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(temperature={self.temperature}, '
                 f'min_vlm_conf={self.min_vlm_conf})')
+
+
+def confusion_counts(vlm_label: Tensor, gt: Tensor, num_classes: int,
+                     ignore_index: int = 255) -> Tensor:
+    """``(C, C)`` counts of labeled pixels: row = true class, column = the
+    VLM's class; ``ignore_index`` pixels skipped."""
+    valid = gt != ignore_index
+    pairs = gt[valid].long() * num_classes + vlm_label[valid].long()
+    counts = torch.bincount(pairs.flatten().cpu(), minlength=num_classes ** 2)
+    return counts.view(num_classes, num_classes).double()
+
+
+def normalize_confusion(counts: Tensor, smoothing: float = 1.0) -> Tensor:
+    """Rows of counts -> ``P(VLM says j | true k)``, each cell plus
+    ``smoothing`` (a class with few pixels stays close to uniform: no
+    evidence)."""
+    counts = counts.double() + smoothing
+    return (counts / counts.sum(dim=1, keepdim=True)).float()
+
+
+def fit_confusion(vlm_label: Tensor, gt: Tensor, num_classes: int,
+                  smoothing: float = 1.0, ignore_index: int = 255) -> Tensor:
+    """``P(VLM says j | true class k)`` as a ``(C, C)`` matrix (row ``k``),
+    from labeled pixels (:func:`confusion_counts`, :func:`normalize_confusion`)."""
+    return normalize_confusion(confusion_counts(vlm_label, gt, num_classes, ignore_index),
+                               smoothing)
+
+
+@MODELS.register_module()
+class CalibratedPurifyRule:
+    """Fuse the VLM as a likelihood measured on the labeled set (ours).
+
+    The VLM's reliability is measured where the truth is known: on the
+    labeled images, ``confusion[k, j] = P(VLM says j | true class k)``
+    (:func:`fit_confusion`, written by ``tools/precompute_vlm.py`` and set by
+    :class:`VLMPurifyHead`). On the pixels the teacher would reject (``c <
+    thresh``, the segmentor's threshold) that have evidence, with ``j`` the
+    VLM's class there::
+
+        p'(k) ∝ p_teacher(k) * confusion[k, j]
+
+    label := argmax p', conf := max p'; everywhere else nothing changes.
+    This is Bayes' rule with the VLM's answer as the observation and its
+    measured likelihood, so the evidence carries exactly the weight it
+    earned, class by class: a VLM whose answer does not depend on the true
+    class (``confusion[k, j]`` the same for every ``k``) changes nothing; one
+    that is right on some classes moves pixels towards those classes only;
+    a systematic confusion (shrubland called forest) is read back correctly.
+    Unlike :class:`PoEPurifyRule` it cannot trust a VLM more than the
+    labeled set shows it deserves.
+
+    Args:
+        confusion: ``(C, C)`` matrix, or None until :meth:`set_confusion`.
+    """
+
+    needs_calibration = True
+
+    def __init__(self, confusion: Optional[Sequence[Sequence[float]]] = None) -> None:
+        self.confusion = None if confusion is None else torch.as_tensor(confusion).float()
+
+    def set_confusion(self, confusion: Tensor) -> None:
+        self.confusion = torch.as_tensor(confusion).float()
+
+    @torch.no_grad()
+    def __call__(self, probs: Tensor, evidence: Tensor, has_evidence: Tensor,
+                 thresh: Tensor) -> Tuple[Tensor, Tensor]:
+        if self.confusion is None:
+            raise RuntimeError(
+                'CalibratedPurifyRule has no calibration: run tools/precompute_vlm.py CONFIG '
+                '(it measures the VLM on the labeled images) before training')
+        c = probs.shape[1]
+        if self.confusion.shape != (c, c):
+            raise ValueError(f'calibration is {tuple(self.confusion.shape)} for {c} classes: '
+                             're-run tools/precompute_vlm.py')
+        conf, label = probs.max(dim=1)
+        said = evidence.max(dim=1).indices                              # (B, H, W)
+        likelihood = self.confusion.to(probs.device).t()[said]          # (B, H, W, C)
+        post = probs * likelihood.permute(0, 3, 1, 2).to(probs.dtype)
+        post = post / post.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        p_conf, p_label = post.max(dim=1)
+        touch = (conf < thresh) & has_evidence
+        return torch.where(touch, p_label, label), torch.where(touch, p_conf, conf)
+
+    def __repr__(self) -> str:
+        shape = None if self.confusion is None else tuple(self.confusion.shape)
+        return f'{type(self).__name__}(confusion={shape})'

@@ -8,7 +8,7 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ...vlm import DenseCLIP, resolve_class_names
-from ...vlm.evidence_cache import EvidenceCache
+from ...vlm.evidence_cache import EvidenceCache, load_calibration
 
 EVIDENCE_SOURCES = ('cached', 'online')
 
@@ -87,6 +87,11 @@ class VLMPurifyHead(nn.Module):
                     'see wrongly scaled pixels. Fix: set it to the preprocessor\'s '
                     'values (one per input band).')
 
+    def calibration(self) -> dict:
+        """The VLM's confusion on the labeled set (``tools/precompute_vlm.py``
+        writes it into ``cache_dir``), for :class:`CalibratedPurifyRule`."""
+        return load_calibration(self.cache_dir, self.fingerprint, self.class_keys)
+
     @property
     def num_classes(self) -> int:
         return len(self.class_keys)
@@ -156,6 +161,8 @@ class VLMPurifyHead(nn.Module):
                 f'classes {self.class_keys}; the segmentor needs one per class.')
         evidence = evidence.to(probs.dtype)
         has_evidence = self.gate(evidence, has_evidence)
+        if getattr(self.rule, 'needs_calibration', False) and self.rule.confusion is None:
+            self.rule.set_confusion(torch.tensor(self.calibration()['confusion']))
         label, conf = self.rule(probs, evidence, has_evidence, thresh)
         # max(dim=1) rather than argmax: the latter is several times slower on CPU
         agree = (evidence.max(dim=1).indices == probs.max(dim=1).indices) & has_evidence
