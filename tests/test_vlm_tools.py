@@ -27,12 +27,14 @@ def test_purification_study(cached, tmp_path):
     out = tmp_path / 'study'
     proc = run_tool([sys.executable, 'tools/analysis_tools/purification_study.py',
                      cached['config'], ckpt, '--limit', '8', '--qualities', '0.5', '1.0',
-                     '--temperatures', '1', '--vlm', '--out-dir', str(out)])
+                     '--class-qualities', '0.9', '--temperatures', '1', '--vlm',
+                     '--out-dir', str(out)])
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary['simulated_evidence'] is True
     assert summary['paper_same_as_none'] is True and summary['paper_differing_pixels'] == 0
-    assert set(summary['results']) == {'sim_q0.5', 'sim_q1', 'vlm'}
-    assert set(summary['results']['sim_q1']) == {'none', 'paper', 'poe_T1'}
+    assert set(summary['results']) == {'sim_q0.5', 'sim_q1', 'sim_cls0.9', 'vlm'}
+    assert set(summary['results']['sim_q1']) == {'none', 'paper', 'poe_T1', 'calibrated'}
+    assert set(summary['not_worse_than_teacher']) == {'paper', 'poe_T1', 'calibrated'}
     assert 'SIMULATED' in proc.stdout and osp.isfile(summary['plot'])
     full = json.load(open(out / 'purification_study.json'))['full']
     # better simulated evidence gives better purified labels
@@ -40,6 +42,10 @@ def test_purification_study(cached, tmp_path):
     assert full['sim_q1']['poe_T1']['all_acc'] > full['sim_q0.5']['poe_T1']['all_acc']
     # no purifier does not depend on the evidence
     assert full['sim_q1']['none'] == full['sim_q0.5']['none'] == full['vlm']['none']
+    # perfect evidence, measured on the labeled split: the calibrated rule
+    # relabels only towards the truth (no accepted pixel can be wrong there
+    # that was not wrong before)
+    assert full['sim_q1']['calibrated']['all_acc'] >= full['sim_q1']['none']['all_acc']
 
 
 def test_visualize_purification(cached, tmp_path):

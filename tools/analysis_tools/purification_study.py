@@ -6,7 +6,11 @@ Computes a trained teacher's real pseudo-labels on the config's unlabeled
 split, then purifies them with SIMULATED VLM evidence of known quality (made
 from the ground truth with controlled confusions and boundary noise; see
 ``simulated_evidence``; never used in training) and, with ``--vlm``, with
-the config's own VLM evidence. For every rule and evidence quality it
+the config's own VLM evidence. Simulated sources: ``sim_q<q>``, the same
+quality on every class; ``sim_cls<q>``, quality ``q`` on half the classes and
+random answers on the others (as real VLMs are good on some classes only).
+The ``calibrated`` rule is measured, for each source, on the labeled split
+(the same simulated VLM, or the real one). For every rule and evidence quality it
 reports the accepted pixel share, the accepted-pixel accuracy and the
 boundary-pixel accuracy (pixels within k px of a class edge), before and
 after purification; checks that the released (``paper``) rule accepts the
@@ -30,7 +34,9 @@ from semiearth.apis.purification_analysis import (boundary_mask, build_teacher, 
                                                   pixel_stats, simulated_evidence,
                                                   summarize, teacher_outputs,
                                                   unlabeled_batches)
-from semiearth.models import PaperPurifyRule, PoEPurifyRule  # noqa: E402
+from semiearth.models import (CalibratedPurifyRule, PaperPurifyRule,  # noqa: E402
+                              PoEPurifyRule)
+from semiearth.models.purifiers import confusion_counts, normalize_confusion  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -41,6 +47,9 @@ def parse_args(argv=None):
                    default=[0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
                    help='simulated evidence: share of pixels with the right class '
                    '(before boundary noise)')
+    p.add_argument('--class-qualities', nargs='+', type=float, default=[0.6, 0.8, 0.95],
+                   help='class-dependent simulated evidence: quality on half the '
+                   'classes, random answers on the others')
     p.add_argument('--boundary-k', type=int, default=2,
                    help='boundary pixels: within k px of a class edge (also the '
                    'simulated boundary noise radius)')
@@ -63,7 +72,44 @@ def rules_for(temperatures):
     rules = {'none': None, 'paper': PaperPurifyRule()}
     for t in temperatures:
         rules[f'poe_T{t:g}'] = PoEPurifyRule(temperature=t)
+    rules['calibrated'] = CalibratedPurifyRule()  # its confusion is set per source
     return rules
+
+
+VLM_SEED = 0  # one simulated VLM (its confusions) for the labeled and unlabeled images
+
+
+def source_evidence(source, gt, num_classes, args, seed, model=None, out=None):
+    """``(evidence, has_evidence)`` of one source for a batch."""
+    if source == 'vlm':
+        if model.purifier is None:
+            raise ValueError(f'{args.config} has no purifier: --vlm needs a SemiEarth config')
+        evidence, has = model.purifier.get_evidence(out['inputs'], out['metas'], out['coords'])
+        return evidence, model.purifier.gate(evidence, has)
+    kind, q = ('cls', float(source[len('sim_cls'):])) if source.startswith('sim_cls') \
+        else ('q', float(source[len('sim_q'):]))
+    random_classes = ()
+    if kind == 'cls':  # a fixed half of the classes: random answers
+        order = torch.randperm(num_classes, generator=torch.Generator().manual_seed(VLM_SEED))
+        random_classes = order[:num_classes // 2].tolist()
+    evidence = simulated_evidence(gt, num_classes, q, args.boundary_k,
+                                  confidence=args.sim_confidence, seed=seed,
+                                  vlm_seed=VLM_SEED, random_classes=random_classes)['probs']
+    return evidence, torch.ones_like(gt, dtype=torch.bool)
+
+
+def calibrations(cfg, sources, num_classes, args, model):
+    """Each source's ``P(VLM says j | true k)`` measured on the labeled split
+    (simulated sources: the same simulated VLM, other noise)."""
+    counts = {s: torch.zeros(num_classes, num_classes, dtype=torch.float64) for s in sources}
+    for n, batch in enumerate(unlabeled_batches(cfg, part='labeled')):
+        out = teacher_outputs(model, batch)
+        for source in sources:
+            evidence, has = source_evidence(source, out['gt'], num_classes, args,
+                                            seed=100_000 + n, model=model, out=out)
+            gt = torch.where(has, out['gt'], torch.full_like(out['gt'], 255))
+            counts[source] += confusion_counts(evidence.max(1).indices, gt, num_classes)
+    return {s: normalize_confusion(c) for s, c in counts.items()}
 
 
 class TeacherRanking:
@@ -110,7 +156,9 @@ def main(argv=None):
     model = build_teacher(cfg, args.checkpoint, args.device)
     num_classes = model.teacher.decode_head.num_classes
     rules = rules_for(args.temperatures)
-    sources = [f'sim_q{q:g}' for q in args.qualities] + (['vlm'] if args.vlm else [])
+    sources = [f'sim_q{q:g}' for q in args.qualities] + \
+        [f'sim_cls{q:g}' for q in args.class_qualities] + (['vlm'] if args.vlm else [])
+    confusion = calibrations(cfg, sources, num_classes, args, model)
     counts = defaultdict(lambda: defaultdict(int))   # (source, rule) -> counts
     paper_diff = defaultdict(int)                    # source -> differing pixels
     evidence_acc = defaultdict(lambda: [0, 0])
@@ -122,19 +170,9 @@ def main(argv=None):
         ranking.add(probs, gt)
         has_gt = gt != 255
         for source in sources:
-            if source == 'vlm':
-                if model.purifier is None:
-                    raise ValueError(f'{args.config} has no purifier: --vlm needs a '
-                                     'SemiEarth config')
-                evidence, has = model.purifier.get_evidence(out['inputs'], out['metas'],
-                                                            out['coords'])
-                has = model.purifier.gate(evidence, has)
-            else:
-                q = float(source[len('sim_q'):])
-                evidence = simulated_evidence(gt, num_classes, q, args.boundary_k,
-                                              confidence=args.sim_confidence,
-                                              seed=n)['probs']
-                has = torch.ones_like(gt, dtype=torch.bool)
+            evidence, has = source_evidence(source, gt, num_classes, args, seed=n,
+                                            model=model, out=out)
+            rules['calibrated'].set_confusion(confusion[source])
             right = (evidence.argmax(1) == gt) & has_gt
             evidence_acc[source][0] += int(right.sum())
             evidence_acc[source][1] += int(has_gt.sum())
@@ -158,24 +196,30 @@ def main(argv=None):
         table[s]['evidence_acc'] = round(evidence_acc[s][0] / max(evidence_acc[s][1], 1), 4)
     helps_from = {}
     for r in rules:
-        if r.startswith('poe'):
+        if r.startswith('poe') or r == 'calibrated':
             ok = [float(s[len('sim_q'):]) for s in sources if s.startswith('sim_q')
                   and helps(counts[(s, r)], counts[(s, 'none')], ranking)]
             helps_from[r] = min(ok) if ok else None
+    # never worse than lowering the threshold: accepted pixels at least as
+    # accurate as the teacher's equally many most confident ones
+    not_worse = {r: [s for s in sources if s != 'vlm' and counts[(s, r)]['accepted'] and
+                     table[s][r]['accepted_acc'] < table[s][r]['teacher_same_share_acc']]
+                 for r in rules if r != 'none'}
 
     os.makedirs(args.out_dir, exist_ok=True)
     print(f'\nTeacher {args.checkpoint} on {counts[(sources[0], "none")]["pixels"]} '
-          f'unlabeled pixels with ground truth, threshold {thresh}. Evidence "sim_q*" is '
-          'SIMULATED from the ground truth (never used in training).')
+          f'unlabeled pixels with ground truth, threshold {thresh}. Evidence "sim_*" is '
+          'SIMULATED from the ground truth (never used in training); sim_cls*: that quality '
+          'on half the classes, random answers on the others.')
     cols = {'accepted_share': 'accepted', 'accepted_acc': 'acc_accepted',
             'teacher_same_share_acc': 'teacher_same_n', 'boundary_acc': 'acc_boundary',
             'boundary_accepted_acc': 'acc_bnd_accepted'}
-    print(f'{"evidence":<10}{"ev.acc":>7}  {"rule":<9}' +
+    print(f'{"evidence":<12}{"ev.acc":>7}  {"rule":<11}' +
           ''.join(f'{c:>17}' for c in cols.values()))
     for s in sources:
         for r in rules:
             row = table[s][r]
-            print(f'{s:<10}{table[s]["evidence_acc"]:>7}  {r:<9}' +
+            print(f'{s:<12}{table[s]["evidence_acc"]:>7}  {r:<11}' +
                   ''.join(f'{str(row[k]):>17}' for k in cols))
     print("accepted: share of pixels accepted; teacher_same_n: accuracy of the teacher's "
           'equally many most confident pixels (a lower threshold, no VLM); acc_boundary: '
@@ -190,12 +234,18 @@ def main(argv=None):
         print(f'{r}: helps (accepted pixels mostly right and more accurate than the '
               "teacher's equally many most confident ones) " + (f'from simulated evidence quality {q:g} up' if q is not None
                                else 'at no simulated quality tried'))
+    for r, bad in not_worse.items():
+        print(f"{r}: accepted pixels at least as accurate as the teacher's equally many "
+              'most confident ones ' + ('at every simulated source' if not bad else
+                                        f'except at {", ".join(bad)}'))
     plot = osp.join(args.out_dir, 'purification_study.png')
-    save_plot(table, [s for s in sources if s.startswith('sim_q')], rules, plot, thresh)
+    save_plot(table, [s for s in sources if s.startswith('sim_q')], rules, plot, thresh,
+              [s for s in sources if s.startswith('sim_cls')])
     summary = dict(simulated_evidence=True, checkpoint=args.checkpoint,
                    threshold=thresh, boundary_k=args.boundary_k,
                    paper_same_as_none=same, paper_differing_pixels=sum(paper_diff.values()),
                    helps_from_quality=helps_from, plot=plot,
+                   not_worse_than_teacher={r: not bad for r, bad in not_worse.items()},
                    sim_confidence=args.sim_confidence,
                    results={s: {r: {k: table[s][r][k] for k in (
                        'accepted_share', 'accepted_acc', 'teacher_same_share_acc',
@@ -207,28 +257,31 @@ def main(argv=None):
     return summary
 
 
-def save_plot(table, sources, rules, path, thresh):
+def save_plot(table, sources, rules, path, thresh, class_sources=()):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    qs = [table[s]['evidence_acc'] for s in sources]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for ax, key, title in zip(axes, ('accepted_share', 'accepted_acc', 'boundary_acc'),
-                              ('accepted pixel share', 'accepted-pixel accuracy\n(dashed: '
-                               "teacher's equally many most confident pixels)",
-                               'boundary-pixel accuracy (all)')):
-        for r in rules:
-            ys = [table[s][r][key] for s in sources]
-            line, = ax.plot(qs, [float('nan') if y is None else y for y in ys], marker='o',
-                            label=r)
-            if key == 'accepted_acc' and r != 'none':
-                base = [table[s][r]['teacher_same_share_acc'] for s in sources]
-                ax.plot(qs, [float('nan') if y is None else y for y in base], ls='--',
-                        color=line.get_color(), lw=1)
-        ax.set_title(title)
-        ax.set_xlabel('SIMULATED evidence accuracy')
-        ax.grid(alpha=0.3)
-    axes[0].legend()
+    rows = [('uniform quality', sources)] + ([('class-dependent quality (half the classes '
+                                               'random)', class_sources)] if class_sources else [])
+    fig, axes = plt.subplots(len(rows), 3, figsize=(15, 4.2 * len(rows)), squeeze=False)
+    for (kind, srcs), row in zip(rows, axes):
+        qs = [table[s]['evidence_acc'] for s in srcs]
+        for ax, key, title in zip(row, ('accepted_share', 'accepted_acc', 'boundary_acc'),
+                                  ('accepted pixel share', 'accepted-pixel accuracy\n(dashed: '
+                                   "teacher's equally many most confident pixels)",
+                                   'boundary-pixel accuracy (all)')):
+            for r in rules:
+                ys = [table[s][r][key] for s in srcs]
+                line, = ax.plot(qs, [float('nan') if y is None else y for y in ys],
+                                marker='o', label=r)
+                if key == 'accepted_acc' and r != 'none':
+                    base = [table[s][r]['teacher_same_share_acc'] for s in srcs]
+                    ax.plot(qs, [float('nan') if y is None else y for y in base], ls='--',
+                            color=line.get_color(), lw=1)
+            ax.set_title(f'{title}\n{kind}', fontsize=9)
+            ax.set_xlabel('SIMULATED evidence accuracy')
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=8)
     fig.suptitle(f'Pseudo-label purification with simulated VLM evidence '
                  f'(threshold {thresh})')
     fig.tight_layout()

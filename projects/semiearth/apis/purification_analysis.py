@@ -3,7 +3,7 @@ pseudo-labels on the unlabeled set, VLM evidence for them (the config's
 cached / online VLM, or simulated from the ground truth), and the pixel
 statistics that say whether a rule helped."""
 import copy
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -28,12 +28,13 @@ def build_teacher(cfg: Config, checkpoint: str, device: str = 'cpu'):
     return model.to(device).eval()
 
 
-def unlabeled_batches(cfg: Config, batch_size: int = 8,
-                      limit: Optional[int] = None) -> Iterator[dict]:
-    """The unlabeled split through the test pipeline (whole images, resized
-    like the test images, with ground truth and source coordinates)."""
+def unlabeled_batches(cfg: Config, batch_size: int = 8, limit: Optional[int] = None,
+                      part: str = 'unlabeled') -> Iterator[dict]:
+    """The unlabeled (or, with ``part='labeled'``, the labeled) split through
+    the test pipeline (whole images, resized like the test images, with
+    ground truth and source coordinates)."""
     loader = copy.deepcopy(cfg.test_dataloader)
-    unl = cfg.train_dataloader.dataset.unlabeled
+    unl = cfg.train_dataloader.dataset[part]
     ds = loader.dataset
     ds.update(data_root=unl.data_root, ann_file=unl.ann_file,
               data_prefix=unl.data_prefix)
@@ -83,26 +84,34 @@ def boundary_mask(gt: Tensor, k: int) -> Tensor:
     return (hi != lo)[:, 0] & valid
 
 
-def simulated_evidence(gt: Tensor, num_classes: int, quality: float,
+def simulated_evidence(gt: Tensor, num_classes: int,
+                       quality: Union[float, Sequence[float]],
                        boundary_px: int = 2, blob_sigma: float = 4.0,
                        confidence: float = 0.9, noise: float = 0.5,
-                       seed: int = 0) -> Dict[str, Tensor]:
+                       seed: int = 0, vlm_seed: Optional[int] = None,
+                       random_classes: Sequence[int] = ()) -> Dict[str, Tensor]:
     """SIMULATED VLM evidence of known quality, made from the ground truth.
 
-    For analysis only, never for training. A share ``1 - quality`` of pixels,
-    in spatially coherent blobs (smoothed noise, ``blob_sigma`` px), takes a
-    fixed wrong class (class c -> its confusion partner, as a VLM mistaking
-    shrubland for forest would); then pixels within ``boundary_px`` of a class
-    edge take the label of a random neighbour up to ``boundary_px`` away.
+    For analysis only, never for training. The simulated VLM (its
+    confusions, fixed by ``vlm_seed``; default ``seed``) gives each class
+    ``c`` a confusion partner; a share ``1 - quality[c]`` of the pixels of
+    class ``c`` (``quality`` one number for every class, or one per class),
+    in spatially coherent blobs (smoothed noise, ``blob_sigma`` px), takes
+    that partner (as a VLM mistaking shrubland for forest would). Pixels of
+    ``random_classes`` take a uniformly random class instead (the VLM knows
+    nothing of them). Then pixels within ``boundary_px`` of a class edge take
+    the label of a random neighbour up to ``boundary_px`` away.
     Probabilities: ``softmax(s * onehot + noise * N(0, 1))`` with ``s`` such
     that a noiseless pixel has max probability ``confidence``. Ignored pixels
-    keep their (meaningless) class 0 evidence.
+    keep their (meaningless) class 0 evidence. ``seed`` draws the blobs, the
+    boundary noise and the random labels of one batch.
     """
     g = torch.Generator().manual_seed(seed)
+    gv = torch.Generator().manual_seed(seed if vlm_seed is None else vlm_seed)
     b, h, w = gt.shape
     label = gt.clone().cpu()
     label[label == IGNORE] = 0
-    # controlled confusions, in blobs
+    # controlled confusions, in blobs: u is the blob field's rank in [0, 1)
     field = torch.randn(b, 1, h, w, generator=g)
     radius = int(3 * blob_sigma)
     xs = torch.arange(-radius, radius + 1, dtype=torch.float32)
@@ -110,12 +119,14 @@ def simulated_evidence(gt: Tensor, num_classes: int, quality: float,
     kernel = kernel / kernel.sum()
     field = F.conv2d(F.pad(field, (radius,) * 4, mode='reflect'), kernel.view(1, 1, 1, -1))
     field = F.conv2d(field, kernel.view(1, 1, -1, 1))[:, 0]
-    cut = torch.quantile(field.flatten(), min(max(1 - quality, 0.0), 1.0)) \
-        if quality < 1 else field.min() - 1
+    u = field.flatten().argsort().argsort().float().view(b, h, w) / field.numel()
+    q = torch.as_tensor(quality, dtype=torch.float32).expand(num_classes)
     partner = (torch.arange(num_classes) + 1 + torch.randint(
-        0, max(num_classes - 1, 1), (num_classes,), generator=g)) % num_classes
-    wrong = field < cut
-    label = torch.where(wrong, partner[label], label)
+        0, max(num_classes - 1, 1), (num_classes,), generator=gv)) % num_classes
+    wrong = u >= q[label]
+    random_label = torch.randint(0, num_classes, (b, h, w), generator=g)
+    is_random = torch.isin(label, torch.as_tensor(list(random_classes), dtype=torch.long))
+    label = torch.where(is_random, random_label, torch.where(wrong, partner[label], label))
     # boundary noise: a random neighbour's label near class edges
     if boundary_px > 0:
         edge = boundary_mask(gt.cpu(), boundary_px)
