@@ -731,3 +731,71 @@ def test_offline_without_cached_weights_fails_in_seconds(monkeypatch):
     monkeypatch.setattr(huggingface_hub, 'try_to_load_from_cache', lambda repo, name: '/x')
     with pytest.raises(Exception, match='open_clip asked to download'):
         build_open_clip('ViT-B-16', pretrained='openai')
+
+
+def test_truncated_checkpoint_is_called_corrupt_not_another_architecture(tmp_path, saved_sd):
+    path = tmp_path / 'RemoteCLIP-tiny.pt'
+    torch.save(saved_sd, path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) * 2 // 3])
+    with pytest.raises(ValueError, match=r'corrupt.*incomplete.*download it again') as err:
+        build_open_clip(NAME, checkpoint=str(path), model_cfg=TINY)
+    assert 'model_name' not in str(err.value)
+
+
+def test_architecture_is_inferred_from_the_file_shapes():
+    """A ViT-B/32 vision tower (width 768, patch 32, 12 blocks, 7 x 7 grid,
+    embedding 512) is recognised by its shapes (no weights needed)."""
+    from semiearth.vlm.open_clip_loader import infer_architectures
+    meta = dict(device='meta')
+    state = {'visual.conv1.weight': torch.empty(768, 3, 32, 32, **meta),
+             'visual.positional_embedding': torch.empty(50, 768, **meta),
+             'visual.proj': torch.empty(768, 512, **meta)}
+    state.update({f'visual.transformer.resblocks.{i}.ln_1.weight': torch.empty(768, **meta)
+                  for i in range(12)})
+    found = infer_architectures(state)
+    assert found and found[0] == 'ViT-B-32', found
+    assert infer_architectures({'module.' + k: v for k, v in state.items()}) == found
+    assert infer_architectures({'text.x': torch.empty(1)}) == []
+
+
+def test_wrong_architecture_names_both(tmp_path, monkeypatch):
+    """The error names the configured architecture and the file's (here the
+    file is a tiny model of no named architecture; a named one is reported by
+    name, as infer_architectures finds it)."""
+    from semiearth.vlm import open_clip_loader as loader
+    torch.manual_seed(0)
+    path = str(tmp_path / 'wider.pt')
+    torch.save(open_clip.CLIP(**OTHER).state_dict(), path)
+    with pytest.raises(ValueError, match=r"does not fit .*'tiny-clip'; the file's "
+                       r"architecture is none of open_clip's named ones"):
+        build_open_clip(NAME, checkpoint=path, model_cfg=TINY)
+    monkeypatch.setattr(loader, 'infer_architectures', lambda state: ['ViT-B-32'])
+    with pytest.raises(ValueError, match=r"'tiny-clip'; the file holds 'ViT-B-32'.*"
+                       r'set model_name'):
+        build_open_clip(NAME, checkpoint=path, model_cfg=TINY)
+
+
+def test_no_random_init_warning_before_loading_local_weights(tmp_path, saved_sd, caplog,
+                                                             monkeypatch):
+    """open_clip warns "No pretrained weights loaded ... initialized
+    randomly" when a named architecture is built without a tag; with a local
+    checkpoint loaded right after, that warning is wrong and is dropped
+    (other warnings pass)."""
+    import logging
+    path = tmp_path / 'tiny.pt'
+    torch.save(saved_sd, path)
+
+    def create_model(name, pretrained=None, force_image_size=None):
+        logging.warning(f"No pretrained weights loaded for model '{name}'. Model "
+                        'initialized randomly.')
+        logging.warning('another warning')
+        return open_clip.CLIP(**TINY)
+    monkeypatch.setattr(open_clip, 'create_model', create_model)
+    monkeypatch.setattr(open_clip, 'list_models', lambda: ['tiny-named'])
+    monkeypatch.setattr(open_clip, 'get_tokenizer', lambda name: open_clip.SimpleTokenizer())
+    with caplog.at_level(logging.WARNING):
+        build_open_clip('tiny-named', checkpoint=str(path))
+    messages = [r.getMessage() for r in caplog.records]
+    assert 'another warning' in messages
+    assert not any('initialized randomly' in m for m in messages)

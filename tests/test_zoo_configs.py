@@ -238,6 +238,9 @@ def test_smallest_paper_config_trains_a_step(fake_roots, tiny_clip_ckpt, tmp_pat
                                   checkpoint=tiny_clip_ckpt, templates='simple',
                                   input_size=64, window=None)
     cfg.model.purifier.evidence = 'online'
+    # online evidence, no precompute step: a rule that needs no calibration
+    # (the default, calibrated, rule is trained in the next test)
+    cfg.model.purifier.rule = dict(type='PoEPurifyRule')
     train_parts, val = _datasets(cfg)
     for part in train_parts + [cfg.val_dataloader.dataset, cfg.test_dataloader.dataset]:
         part.data_root = fake_roots['data/vaihingen']
@@ -375,6 +378,19 @@ def test_readme_worked_example_for_a_new_dataset(tmp_path, tiny_clip_ckpt):
         assert model.student.decode_head.num_classes == 4
         assert model.purifier.class_keys == ['road', 'building', 'tree', 'other']
         runner = _Runner(model, train, cfg)
+        # the calibrated rule's calibration comes from tools/precompute_vlm.py,
+        # the README's next step: before it, the check says so
+        cfg.model.purifier.cache_dir = str(tmp_path / 'cache')
+        model = MODELS.build(cfg.model)
+        runner = _Runner(model, train, cfg)
+        with pytest.raises(FileNotFoundError, match='calibration.*precompute_vlm.py'):
+            ConfigCheckHook().before_train(runner)
+        from semiearth.vlm.evidence_cache import cache_key, write_calibration
+        (tmp_path / 'cache').mkdir()
+        labeled = [cache_key(train.labeled.get_data_info(i)['img_path'])
+                   for i in range(len(train.labeled))]
+        write_calibration(str(tmp_path / 'cache'), model.purifier.fingerprint,
+                          model.purifier.class_keys, labeled, torch.full((4, 4), 0.25), [1] * 4)
         ConfigCheckHook().before_train(runner)  # classes, names and crop agree
     finally:
         sys.path.remove(str(pkg))

@@ -90,8 +90,9 @@ from semiearth.apis import (build_purifier_vlm, load_semi_config,  # noqa: E402
                             normalize_image, purifier_cfg)
 from semiearth.models.segmentors import SemiEarthSegmentor  # noqa: E402
 from semiearth.vlm import DenseCLIP  # noqa: E402
+from semiearth.models.purifiers import confusion_counts, normalize_confusion  # noqa: E402
 from semiearth.vlm.evidence_cache import (cache_key, downsample_evidence,  # noqa: E402
-                                          write_meta)
+                                          write_calibration, write_meta)
 
 SEMI_VARIANTS = ('fixmatch', 'semiearth_online', 'semiearth_cached')
 ALL_VARIANTS = ('supervised',) + SEMI_VARIANTS
@@ -365,7 +366,8 @@ def real_batches(cfg, n: int) -> list:
 
 def precompute_fake_evidence(cfg, batches, steps: int, device) -> None:
     """The VLM evidence of every unlabeled fake image into the config's
-    cache dir, as tools/precompute_vlm.py writes it for a dataset."""
+    cache dir, and the calibration on the labeled fake crops, as
+    tools/precompute_vlm.py writes them for a dataset."""
     purifier = purifier_cfg(cfg)
     cache_dir, factor = purifier['cache_dir'], int(purifier.get('downsample', 1))
     vlm = build_purifier_vlm(cfg).to(device)
@@ -382,8 +384,24 @@ def precompute_fake_evidence(cfg, batches, steps: int, device) -> None:
             np.save(osp.join(cache_dir, key + '.npy'),
                     downsample_evidence(p, factor).numpy().astype(np.float16))
             images[key] = tuple(meta['ori_shape'][:2])
-    write_meta(cache_dir, DenseCLIP.settings_fingerprint(**purifier['vlm']),
-               vlm.class_keys, factor, images)
+    # the calibration, measured on the fake labeled crops as precompute_vlm.py
+    # measures it on the labeled images
+    counts = torch.zeros(vlm.num_classes, vlm.num_classes, dtype=torch.float64)
+    labeled = []
+    for step in range(steps):
+        batch = batches[step]
+        pairs = [(x, s) for x, s in zip(batch['inputs']['sup'], batch['data_samples']['sup'])
+                 if x is not None]
+        x = torch.cat([normalize_image(img.permute(1, 2, 0).numpy(), cfg) for img, _ in pairs])
+        with torch.no_grad():
+            said = vlm(x.to(device)).float().cpu().max(dim=1).indices
+        for (_, sample), s in zip(pairs, said):
+            counts += confusion_counts(s, sample.gt_sem_seg.data[0], vlm.num_classes)
+            labeled.append(cache_key(sample.metainfo['img_path']))
+    fingerprint = DenseCLIP.settings_fingerprint(**purifier['vlm'])
+    write_meta(cache_dir, fingerprint, vlm.class_keys, factor, images)
+    write_calibration(cache_dir, fingerprint, vlm.class_keys, labeled,
+                      normalize_confusion(counts), counts.sum(dim=1).tolist())
     del vlm
 
 

@@ -8,9 +8,12 @@
 # Weights: open_clip downloads 'openai' where the machine is online;
 # offline, set vlm.checkpoint (or SEMIEARTH_VLM_CKPT / --vlm-checkpoint). A
 # RemoteCLIP / GeoRSCLIP file is ViT-B-32 or ViT-L-14: set model_name too.
-# Rule: ours, the product of teacher and VLM probabilities on the pixels the
-# teacher would reject (PoEPurifyRule, temperature 1; README "Purification
-# study"); the released rule is dict(type='PaperPurifyRule').
+# Rule: ours, Bayes with the VLM's confusion measured on the labeled images
+# (CalibratedPurifyRule; tools/precompute_vlm.py measures it) on the pixels the
+# teacher would reject: never less accurate than lowering the threshold in the
+# purification study (README). Alternatives: dict(type='PoEPurifyRule',
+# temperature=1.0) (trusts the VLM's probabilities), dict(type='PaperPurifyRule')
+# (the released rule).
 purifier = dict(
     type='VLMPurifyHead',
     vlm=dict(
@@ -31,7 +34,7 @@ purifier = dict(
         # the segmentor's normalisation (DINOv2 configs: ImageNet, RGB)
         input_mean=[123.675, 116.28, 103.53],
         input_std=[58.395, 57.12, 57.375]),
-    rule=dict(type='PoEPurifyRule', temperature=1.0),
+    rule=dict(type='CalibratedPurifyRule'),
     evidence='cached',
     cache_dir=None,  # per dataset: data/<dataset>/vlm_cache/vit-b16_segearth
     downsample=2)

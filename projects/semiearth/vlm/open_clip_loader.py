@@ -6,6 +6,7 @@ format open_clip reads (RemoteCLIP's plain state dict, GeoRSCLIP's dict
 holding ``state_dict``, either with a ``module.`` prefix), or, for tests and
 timing only, an explicit ``random_init=True``.
 """
+import logging
 import os
 import os.path as osp
 import socket
@@ -79,8 +80,9 @@ def build_open_clip(model_name: str,
         try:
             if pretrained:
                 check_download_possible(model_name, pretrained)
-            model = open_clip.create_model(model_name, pretrained=pretrained,
-                                           force_image_size=image_size)
+            with _quiet_random_init():  # the local weights are loaded below
+                model = open_clip.create_model(model_name, pretrained=pretrained,
+                                               force_image_size=image_size)
         except Exception as e:  # network / hub / unknown-tag errors vary
             raise RuntimeError(
                 f'open_clip could not provide weights {pretrained!r} for '
@@ -89,19 +91,96 @@ def build_open_clip(model_name: str,
         tokenizer = open_clip.get_tokenizer(model_name)
 
     if checkpoint:
-        try:
-            open_clip.load_checkpoint(model, checkpoint, strict=True)
-        except (RuntimeError, KeyError, ValueError) as e:
-            raise ValueError(
-                f"VLM checkpoint '{checkpoint}' does not fit the open_clip "
-                f'architecture {model_name!r}: {_short(e)}. Fix: set model_name '
-                'to the architecture the file was trained with (RemoteCLIP and '
-                "GeoRSCLIP name it in the file name, e.g. 'ViT-B-32').") from e
-        except Exception as e:  # unreadable / not a checkpoint
-            raise ValueError(f"VLM checkpoint '{checkpoint}' cannot be read as "
-                             f'weights ({type(e).__name__}: {_short(e)})') from e
+        load_local_weights(model, model_name, checkpoint)
     model.eval().requires_grad_(False)
     return model, tokenizer
+
+
+def load_local_weights(model: nn.Module, model_name: str, checkpoint: str) -> None:
+    """Load a local checkpoint strictly; say whether a failure is a damaged
+    file or another architecture (naming the file's, inferred from its
+    shapes)."""
+    import zipfile
+    if zipfile.is_zipfile(checkpoint):
+        try:
+            with zipfile.ZipFile(checkpoint) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            bad = str(e)
+        if bad:
+            raise ValueError(f"VLM checkpoint '{checkpoint}' is corrupt or incomplete (a "
+                             f'truncated download?): {bad}. Fix: download it again.')
+    try:
+        state = open_clip.factory.load_state_dict(checkpoint, device='cpu', weights_only=True)
+    except Exception as e:  # truncated / not a checkpoint: many error types
+        if 'TorchScript' in str(e):
+            raise ValueError(f"VLM checkpoint '{checkpoint}' is a TorchScript archive "
+                             "(OpenAI's original release): use pretrained='openai', or a "
+                             'state-dict file (open_clip / RemoteCLIP / GeoRSCLIP).') from e
+        raise ValueError(f"VLM checkpoint '{checkpoint}' cannot be read as weights: it is "
+                         f'corrupt, incomplete or not a checkpoint ({type(e).__name__}: '
+                         f'{_short(e)}). Fix: download it again.') from e
+    try:
+        open_clip.load_checkpoint(model, checkpoint, strict=True)
+    except (RuntimeError, KeyError, ValueError) as e:
+        found = infer_architectures(state)
+        said = (f'the file holds {" / ".join(repr(n) for n in found)}' if found else
+                "the file's architecture is none of open_clip's named ones")
+        raise ValueError(
+            f"VLM checkpoint '{checkpoint}' does not fit the open_clip architecture "
+            f'{model_name!r}; {said}. Fix: set model_name to the architecture the file was '
+            "trained with (RemoteCLIP and GeoRSCLIP name it in the file name, e.g. "
+            f"'ViT-B-32'). ({_short(e, 300)})") from e
+
+
+def _vision_signature(state: dict) -> Optional[Tuple[int, int, int, int, int]]:
+    """(width, patch, layers, grid, embed_dim) of a ViT state dict."""
+    prefix = 'visual.'
+    if prefix + 'conv1.weight' not in state:
+        return None
+    width, _, patch, _ = state[prefix + 'conv1.weight'].shape
+    layers = len({k.split('.')[3] for k in state
+                  if k.startswith(prefix + 'transformer.resblocks.')})
+    grid = int(round((state[prefix + 'positional_embedding'].shape[0] - 1) ** 0.5))
+    proj = state.get(prefix + 'proj')
+    return width, patch, layers, grid, int(proj.shape[1]) if proj is not None else 0
+
+
+def infer_architectures(state: dict) -> list:
+    """open_clip architecture names whose vision tower has the shapes of
+    ``state`` (width, patch size, depth, grid, embedding size)."""
+    state = {k[7:] if k.startswith('module.') else k: v
+             for k, v in (state.get('state_dict', state)).items()}
+    sig = _vision_signature(state)
+    if sig is None:
+        return []
+    found = []
+    for name in open_clip.list_models():
+        cfg = open_clip.get_model_config(name) or {}
+        v = cfg.get('vision_cfg', {})
+        if not isinstance(v.get('layers'), int) or v.get('timm_model_name'):
+            continue
+        size = v.get('image_size', 224)
+        size = size[0] if isinstance(size, (list, tuple)) else size
+        patch = v.get('patch_size', 16)
+        if (v.get('width'), patch, v.get('layers'), size // patch, cfg.get('embed_dim')) == sig:
+            found.append(name)
+    return sorted(found, key=lambda n: (len(n), n))[:4]
+
+
+class _quiet_random_init:
+    """Drop open_clip's "No pretrained weights loaded ... initialized
+    randomly" warning: here the local weights are loaded right after."""
+
+    def filter(self, record) -> bool:
+        return not str(record.getMessage()).startswith('No pretrained weights loaded')
+
+    def __enter__(self):
+        logging.getLogger().addFilter(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logging.getLogger().removeFilter(self)
 
 
 def _reachable(host: str, timeout: float) -> bool:
