@@ -12,6 +12,11 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'projects'))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'dataset_converters'))
 
+# digests of weight files (semiearth.vlm.file_digest) go to a temporary
+# place, not the user's ~/.cache; tools run by the tests inherit it
+import tempfile  # noqa: E402
+os.environ.setdefault('SEMIEARTH_CACHE_HOME', tempfile.mkdtemp(prefix='semiearth_cache_'))
+
 import semiearth  # noqa: E402,F401
 from mmengine.registry import init_default_scope  # noqa: E402
 

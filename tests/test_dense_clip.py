@@ -616,18 +616,27 @@ def test_settings_fingerprint(tmp_path, saved_sd):
     reordered = dict(reversed(list(RS_CLASS_NAMES['potsdam'].items())))
     assert fp(**dict(base, class_names=reordered)) != ref
 
+    # by content: a moved or renamed copy is the same weights
     moved = tmp_path / 'b' / 'RemoteCLIP-ViT-B-32.pt'
     moved.parent.mkdir()
     shutil.copy(str(ckpt), str(moved))
     assert fp(**dict(base, checkpoint=str(moved))) == ref
     renamed = tmp_path / 'b' / 'GeoRSCLIP-ViT-B-32.pt'
     shutil.copy(str(ckpt), str(renamed))
-    assert fp(**dict(base, checkpoint=str(renamed))) != ref
+    assert fp(**dict(base, checkpoint=str(renamed))) == ref
     bigger = tmp_path / 'c' / 'RemoteCLIP-ViT-B-32.pt'
     bigger.parent.mkdir()
     torch.save(dict(saved_sd, extra=torch.zeros(1000)), str(bigger))
     assert bigger.stat().st_size != ckpt.stat().st_size
     assert fp(**dict(base, checkpoint=str(bigger))) != ref
+    # other weights, same name and the same size: another key
+    swapped = tmp_path / 'd' / 'RemoteCLIP-ViT-B-32.pt'
+    swapped.parent.mkdir()
+    data = bytearray(ckpt.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte of a weight changed
+    swapped.write_bytes(bytes(data))
+    assert swapped.stat().st_size == ckpt.stat().st_size
+    assert fp(**dict(base, checkpoint=str(swapped))) != ref
 
     with pytest.raises(TypeError):
         fp(**dict(base, no_such_setting=1))
@@ -638,6 +647,28 @@ def test_settings_fingerprint(tmp_path, saved_sd):
     torch.manual_seed(0)
     assert DenseCLIP(**kw).fingerprint == fp(**kw)
     assert fp(**kw) != fp(**dict(kw, checkpoint=str(moved), attention='maskclip'))
+
+
+def test_file_digest_is_computed_once_per_file_version(tmp_path, monkeypatch):
+    """The content hash is remembered by (path, size, mtime): a second
+    fingerprint does not read the file again; a rewritten file is hashed
+    again."""
+    import hashlib
+    from semiearth.vlm.file_digest import file_digest
+    monkeypatch.setenv('SEMIEARTH_CACHE_HOME', str(tmp_path / 'home'))
+    path = tmp_path / 'w.pt'
+    path.write_bytes(b'abc' * 1000)
+    reads = []
+    real = hashlib.sha256
+    monkeypatch.setattr(hashlib, 'sha256', lambda: reads.append(1) or real())
+    first = file_digest(str(path))
+    assert first == real(b'abc' * 1000).hexdigest() and len(reads) == 1
+    assert file_digest(str(path)) == first and len(reads) == 1
+    import os
+    path.write_bytes(b'abd' * 1000)
+    os.utime(path, ns=(1, 10**18))
+    assert file_digest(str(path)) != first and len(reads) == 2
+    assert file_digest(str(tmp_path / 'missing.pt')) is None
 
 
 # ------------------------------------------------------------- 8. frozen

@@ -10,7 +10,6 @@ import hashlib
 import inspect
 import json
 import math
-import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -20,6 +19,7 @@ from torch import Tensor, nn
 
 from .class_names import ClassNames, resolve_class_names
 from .open_clip_loader import build_open_clip, clip_normalization, encode_text
+from .file_digest import file_digest
 from .sim_feat_up import SimFeatUp, load_sim_feat_up
 
 # q-q, k-k, v-v self-attention terms of each variant (SPEC section 4)
@@ -252,8 +252,9 @@ class DenseCLIP(nn.Module):
     def settings_fingerprint(cls, **settings) -> str:
         """A short hash of every setting that shapes the evidence (defaults
         filled in), computed without building the model: the key under which
-        cached evidence is valid. A checkpoint counts by file name and size,
-        so moving the file keeps the cache valid. The background rule does
+        cached evidence is valid. A checkpoint counts by its content
+        (:func:`file_digest`): moving or renaming the file keeps the cache
+        valid, other weights under the same name and size do not. The background rule does
         not shape the probabilities, so it is not part of the key."""
         settings.pop('type', None)
         bound = inspect.signature(cls.__init__).bind(None, **settings)
@@ -265,8 +266,8 @@ class DenseCLIP(nn.Module):
         values['class_names'] = resolve_class_names(values['class_names'])
         for key in ('checkpoint', 'feature_up'):
             path = values.get(key)
-            if path:
-                values[key] = (osp.basename(path), osp.getsize(path) if osp.isfile(path) else None)
+            if path:  # by content: the same weights anywhere, other weights never
+                values[key] = file_digest(path)
         if values.get('checkpoint'):
             values['pretrained'] = None
         text = json.dumps(values, sort_keys=True, default=list)
