@@ -531,7 +531,7 @@ def test_calibration_of_another_labeled_set_is_stale(cached, nc_data):
     measured on this config's labeled images (here: the 1/4 split instead of
     the 1/8 one it was measured on)."""
     cfg = Config.fromfile(cached['config'])
-    cfg.model.purifier.rule = dict(type='CalibratedPurifyRule')
+    cfg.model.purifier.update(rule=dict(type='CalibratedPurifyRule'), evidence='cached')
     model = MODELS.build(cfg.model)
     ds = cfg.train_dataloader.dataset
     ds.labeled.ann_file = ds.labeled.ann_file.replace('1of8', '1of4')

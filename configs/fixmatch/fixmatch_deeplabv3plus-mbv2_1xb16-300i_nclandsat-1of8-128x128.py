@@ -20,6 +20,6 @@ model = dict(
 # (seed 0, 400 iterations) the teacher had 13.9 mIoU at iteration 200 with
 # 0.996 (student 18.2) and 18.0 with 0.99, ending at 20.8. Chosen on val; see
 # README "Results".
-custom_hooks = [dict(type='ConfigCheckHook'),
+custom_hooks = [dict(type='ConfigCheckHook'), dict(type='VLMEvidenceHook'),
                 dict(type='EMATeacherHook', max_decay=0.99),
                 dict(type='StepRNGHook')]

@@ -1,7 +1,8 @@
 # SemiEarth on NC Landsat 1/8: the FixMatch config plus VLM-PP, a frozen
 # dense CLIP whose class evidence purifies the teacher's pseudo-labels.
-# Evidence is cached (tools/precompute_vlm.py writes it once); switch to
-# computing it every step with model.purifier.evidence='online'.
+# Evidence is cached as training first meets each tile (evidence='auto';
+# tools/precompute_vlm.py can compute it all up front); switch to computing
+# it every step with model.purifier.evidence='online'.
 _base_ = ['../fixmatch/fixmatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py']
 model = dict(
     purifier=dict(
@@ -32,13 +33,13 @@ model = dict(
             input_mean={{_base_.data_preprocessor.mean}},
             input_std={{_base_.data_preprocessor.std}}),
         # ours: Bayes with the VLM's confusion measured on the labeled tiles
-        # (tools/precompute_vlm.py writes it), on the pixels the teacher
+        # (VLMEvidenceHook measures it before training), on the pixels the teacher
         # would reject; in tools/analysis_tools/purification_study.py its
         # accepted pixels were never less accurate than the teacher's equally
         # many most confident ones (README "Purification study").
         # dict(type='PoEPurifyRule', temperature=1.0) trusts the VLM's own
         # probabilities; the released rule is dict(type='PaperPurifyRule').
         rule=dict(type='CalibratedPurifyRule'),
-        evidence='cached',
+        evidence='auto',
         cache_dir='data/nc_landsat/vlm_cache/vit-b16_segearth',
         downsample=1))

@@ -1,5 +1,6 @@
 # SemiEarth on DeepGlobe Land Cover, 1 % labeled: the FixMatch config plus
-# VLM-PP (SegEarth-OV dense CLIP ViT-B/16). Cache the evidence first:
+# VLM-PP (SegEarth-OV dense CLIP ViT-B/16). Its evidence is cached as
+# training first meets each image; to pay that up front instead:
 #   python tools/precompute_vlm.py THIS_CONFIG
 # Schedule: 20 epochs (LoveDA's; SPEC gives none for DeepGlobe) of the ~11.9k
 # unlabeled crops at 16 a step (4 GPUs x 4).

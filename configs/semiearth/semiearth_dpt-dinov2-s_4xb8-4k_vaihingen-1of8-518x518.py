@@ -1,5 +1,6 @@
 # SemiEarth on Vaihingen, 1/8 labeled: the FixMatch config plus
-# VLM-PP (SegEarth-OV dense CLIP ViT-B/16). Cache the evidence first:
+# VLM-PP (SegEarth-OV dense CLIP ViT-B/16). Its evidence is cached as
+# training first meets each image; to pay that up front instead:
 #   python tools/precompute_vlm.py THIS_CONFIG
 # Schedule: our choice (the LSST/WSCL papers give no schedule in SPEC).
 _base_ = [

@@ -100,3 +100,45 @@ def build_purifier_vlm(cfg: Config, dataset=None, **overrides) -> DenseCLIP:
 
 def image_names(dataset) -> List[str]:
     return [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+
+
+class DatasetImages:
+    """The images of a semi-supervised config by path, as the VLM sees them:
+    the labeled and unlabeled datasets with only their loading steps, each
+    image normalised as the model's data preprocessor does
+    (:func:`normalize_image`). An :data:`ImageSource` for
+    ``VLMPurifyHead(evidence='auto')``; ``labeled`` also loads the labels,
+    for the calibration."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.unlabeled = build_loading_dataset(cfg)
+        self.labeled = build_loading_dataset(cfg, 'labeled', with_labels=True)
+        self.index = {}
+        for dataset in (self.unlabeled, self.labeled):
+            for i, path in enumerate(image_names(dataset)):
+                self.index[path] = (dataset, i)
+
+    def __call__(self, img_path: str) -> torch.Tensor:
+        if img_path not in self.index:
+            raise KeyError(f"'{img_path}' is not an image of {self.cfg.filename}'s labeled "
+                           'or unlabeled set')
+        dataset, i = self.index[img_path]
+        return normalize_image(dataset[i]['img'], self.cfg)
+
+
+def measure_confusion(cache, labeled) -> torch.Tensor:
+    """``(C, C)`` pixel counts (row: true class, column: the VLM's class) of
+    the cached evidence of every labeled image, read as training reads it
+    (:meth:`EvidenceCache.sample` at every pixel), against its labels."""
+    from ..models.purifiers import confusion_counts
+    counts = torch.zeros(cache.num_classes, cache.num_classes, dtype=torch.float64)
+    for i in range(len(labeled)):
+        item = labeled[i]
+        gt = torch.from_numpy(np.asarray(item['gt_seg_map']))
+        h, w = gt.shape
+        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32),
+                                torch.arange(w, dtype=torch.float32), indexing='ij')
+        evidence, _ = cache.sample([item['img_path']], [(h, w)], torch.stack([xs, ys])[None])
+        counts += confusion_counts(evidence[0].max(dim=0).indices, gt, cache.num_classes)
+    return counts

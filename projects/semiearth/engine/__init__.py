@@ -1,5 +1,6 @@
-from .hooks import ConfigCheckHook, EMATeacherHook, SafeCheckpointHook, StepRNGHook
+from .hooks import (ConfigCheckHook, EMATeacherHook, SafeCheckpointHook, StepRNGHook,
+                    VLMEvidenceHook)
 from .runner import SkipAheadIterBasedTrainLoop, TeacherStudentValLoop
 
 __all__ = ['EMATeacherHook', 'ConfigCheckHook', 'SafeCheckpointHook', 'StepRNGHook',
-           'SkipAheadIterBasedTrainLoop', 'TeacherStudentValLoop']
+           'VLMEvidenceHook', 'SkipAheadIterBasedTrainLoop', 'TeacherStudentValLoop']

@@ -2,5 +2,7 @@ from .config_check_hook import ConfigCheckHook
 from .ema_teacher_hook import EMATeacherHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .step_rng_hook import StepRNGHook
+from .vlm_evidence_hook import VLMEvidenceHook
 
-__all__ = ['EMATeacherHook', 'ConfigCheckHook', 'SafeCheckpointHook', 'StepRNGHook']
+__all__ = ['EMATeacherHook', 'ConfigCheckHook', 'SafeCheckpointHook', 'StepRNGHook',
+           'VLMEvidenceHook']

@@ -57,8 +57,9 @@ class ConfigCheckHook(Hook):
     - every training ``RandomCrop`` against the data preprocessor's ``size``
       (the size batches are padded to): a larger crop is not padded but its
       smaller neighbours are, and the batch fails to stack mid-training;
-    - a calibrated purifier rule's calibration: present, and measured on
-      this config's labeled images;
+    - with ``evidence='cached'``, a calibrated purifier rule's calibration:
+      present, and measured on this config's labeled images (``'auto'``
+      measures it itself, :class:`VLMEvidenceHook`);
     - the data itself (``check_data``): split files, every image and label
       of the train and val sets (the test set before testing), see
       :mod:`semiearth.datasets.dataset_check`; all problems are listed at
@@ -135,9 +136,9 @@ class ConfigCheckHook(Hook):
         labeled set (a changed split means a stale calibration)."""
         purifier = getattr(model, 'purifier', None)
         labeled = getattr(dataset, 'labeled', None)
-        if purifier is None or labeled is None or \
+        if purifier is None or labeled is None or purifier.evidence == 'auto' or \
                 not getattr(purifier.rule, 'needs_calibration', False):
-            return
+            return  # 'auto': VLMEvidenceHook measures it when missing or stale
         from ...vlm.evidence_cache import FIX, cache_key
         measured = purifier.calibration()['labeled']
         current = sorted(cache_key(labeled.get_data_info(i)['img_path'])

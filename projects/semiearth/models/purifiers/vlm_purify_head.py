@@ -1,6 +1,6 @@
 """VLM-PP: the purifier slot of SemiEarthSegmentor, fed by dense CLIP."""
 import inspect
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 from mmengine.logging import print_log
@@ -8,9 +8,12 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ...vlm import DenseCLIP, resolve_class_names
-from ...vlm.evidence_cache import EvidenceCache, load_calibration
+from ...vlm.evidence_cache import EvidenceCache, load_calibration, prepare_cache, write_map
 
-EVIDENCE_SOURCES = ('cached', 'online')
+EVIDENCE_SOURCES = ('auto', 'cached', 'online')
+#: ``image_source(img_path)``: the whole image, normalised as the segmentor
+#: normalises it, ``(1, C, H, W)`` (see :class:`VLMEvidenceHook`).
+ImageSource = Callable[[str], Tensor]
 
 
 class PurifyResult(NamedTuple):
@@ -36,34 +39,42 @@ class VLMPurifyHead(nn.Module):
     which as a predictor labels such pixels ``bg_class``), the VLM is unsure
     and the pixel has no evidence, so no rule reads it as certainty.
 
-    Evidence comes from one of two places, one config switch apart:
+    Evidence comes from one of three places, one config switch apart:
 
-    - ``evidence='cached'``: maps written once by ``tools/precompute_vlm.py``
-      into ``cache_dir``, read by image name and sampled at the view's
-      source coordinates (the unlabeled pipeline needs
-      :class:`AddSourceCoords`). The VLM is never built: no weights needed,
-      near-zero cost.
+    - ``evidence='auto'`` (default): a write-through cache. A view whose
+      image has no map in ``cache_dir`` yet gets one: the VLM runs once on
+      the whole image (read by ``image_source``, which
+      :class:`VLMEvidenceHook` binds before training) and the map is stored
+      atomically; every later view of that image reads it. The first epoch
+      pays the VLM once per image, the rest costs what ``'cached'`` costs.
+      ``tools/precompute_vlm.py`` is optional (it pays the cost up front).
+    - ``evidence='cached'``: only maps already written (by
+      ``tools/precompute_vlm.py``); a missing one is an error, and the VLM is
+      never built: no weights needed.
     - ``evidence='online'``: the VLM runs on the weak view every step.
+
+    Cached maps are read by image name and sampled at the view's source
+    coordinates (the unlabeled pipeline needs :class:`AddSourceCoords`).
 
     Args:
         vlm: a :class:`DenseCLIP` config (its class names must be the
             dataset's classes, in order).
         rule: config of the purification rule.
-        evidence: ``'cached'`` or ``'online'``.
-        cache_dir: the cache directory (``'cached'``; also where
-            ``tools/precompute_vlm.py`` writes).
+        evidence: ``'auto'``, ``'cached'`` or ``'online'``.
+        cache_dir: the cache directory (``'auto'`` and ``'cached'``; also
+            where ``tools/precompute_vlm.py`` writes).
         downsample: the cache stores maps downsampled by this factor.
     """
 
     def __init__(self, vlm: dict, rule: dict = dict(type='PoEPurifyRule'),
-                 evidence: str = 'cached', cache_dir: Optional[str] = None,
+                 evidence: str = 'auto', cache_dir: Optional[str] = None,
                  downsample: int = 1) -> None:
         super().__init__()
         if evidence not in EVIDENCE_SOURCES:
             raise ValueError(f'evidence must be one of {EVIDENCE_SOURCES}, got {evidence!r}')
-        if evidence == 'cached' and not cache_dir:
-            raise ValueError("evidence='cached' needs cache_dir (where "
-                             'tools/precompute_vlm.py writes the maps)')
+        if evidence != 'online' and not cache_dir:
+            raise ValueError(f"evidence={evidence!r} needs model.purifier.cache_dir (where "
+                             "the maps are stored), or set evidence='online'")
         self.vlm_cfg = dict(vlm)
         self.class_keys, _ = resolve_class_names(self.vlm_cfg['class_names'])
         self.fingerprint = DenseCLIP.settings_fingerprint(**self.vlm_cfg)
@@ -74,6 +85,11 @@ class VLMPurifyHead(nn.Module):
         # training never builds it.
         self._vlm: List[DenseCLIP] = []
         self._cache: List[EvidenceCache] = []
+        self.image_source: Optional[ImageSource] = None
+
+    def bind_images(self, image_source: ImageSource) -> None:
+        """Where ``evidence='auto'`` reads a whole image whose map is missing."""
+        self.image_source = image_source
 
     def check_input_normalization(self, mean: Sequence[float], std: Sequence[float]) -> None:
         """Fail unless the VLM un-normalises with the segmentor's statistics."""
@@ -104,9 +120,17 @@ class VLMPurifyHead(nn.Module):
             self._vlm.append(MODELS.build(self.vlm_cfg))
         return self._vlm[0]
 
+    def prepare_cache(self, clear_stale: bool = False) -> int:
+        """Create the cache for these settings (see :func:`prepare_cache`)."""
+        self._cache.clear()
+        return prepare_cache(self.cache_dir, self.fingerprint, self.class_keys,
+                             self.downsample, clear_stale)
+
     @property
     def cache(self) -> EvidenceCache:
         if not self._cache:
+            if self.evidence == 'auto':
+                self.prepare_cache()
             self._cache.append(EvidenceCache(self.cache_dir, self.fingerprint,
                                              self.class_keys))
             if self._cache[0].downsample != self.downsample:
@@ -125,11 +149,32 @@ class VLMPurifyHead(nn.Module):
             return evidence, torch.ones_like(evidence[:, 0], dtype=torch.bool)
         if src_coords is None:
             raise ValueError(
-                "VLMPurifyHead(evidence='cached') needs each unlabeled view's source "
+                f"VLMPurifyHead(evidence='{self.evidence}') needs each unlabeled view's source "
                 "coordinates: add dict(type='AddSourceCoords') to the unlabeled "
                 "pipeline right after loading, or set evidence='online'.")
-        return self.cache.sample([m['img_path'] for m in img_metas],
-                                 [m['ori_shape'] for m in img_metas], src_coords)
+        paths = [m['img_path'] for m in img_metas]
+        if self.evidence == 'auto':
+            self.write_missing(paths, inputs.device)
+        return self.cache.sample(paths, [m['ori_shape'] for m in img_metas], src_coords)
+
+    @torch.no_grad()
+    def write_missing(self, img_paths: Sequence[str],
+                      device: Optional[torch.device] = None) -> int:
+        """Compute and store the map of each image not cached yet (the
+        write-through of ``evidence='auto'``); returns how many."""
+        missing = [p for p in dict.fromkeys(img_paths) if not self.cache.has(p)]
+        if missing and self.image_source is None:
+            raise RuntimeError(
+                f"VLMPurifyHead(evidence='auto') has no map for '{missing[0]}' in "
+                f"'{self.cache_dir}' and no image source to compute it: VLMEvidenceHook "
+                'binds one before training (it is in the custom_hooks of configs/_base_/'
+                "schedules/*_semi.py). Fix: add dict(type='VLMEvidenceHook') to "
+                'custom_hooks, or run `python tools/precompute_vlm.py CONFIG` first.')
+        for path in missing:
+            image = self.image_source(path).to(device or 'cpu')
+            probs = self.vlm.to(image.device)(image)[0]
+            write_map(self.cache_dir, path, probs, self.cache.downsample)
+        return len(missing)
 
     @torch.no_grad()
     def forward(self, probs: Tensor, inputs: Tensor, img_metas: Sequence[dict],
