@@ -61,12 +61,19 @@ def test_fixmatch_fake_data(capsys):
     assert 'vlm' not in summary and 'cached_vs_fixmatch' not in summary
 
 
-def test_semiearth_three_variants(cached):
-    """The CLI as a user runs it: precomputed cache, three variants."""
+def test_semiearth_four_variants(cached):
+    """The CLI as a user runs it: precomputed cache, four variants; the
+    write-through one starts empty and fills during the first pass."""
     proc = run_tool([sys.executable, 'tools/analysis_tools/benchmark_step.py',
                      cached['config'], *QUICK, '--cfg-options', *SMALL_BATCH])
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    steps = _check_times(summary, ['fixmatch', 'semiearth_online', 'semiearth_cached'])
+    steps = _check_times(summary, ['fixmatch', 'semiearth_online', 'semiearth_cached',
+                                   'semiearth_auto'])
+    assert summary['auto_vs_fixmatch'] == round(
+        steps['semiearth_auto'] / steps['fixmatch'], 3)
+    assert summary['auto_first_pass_vs_fixmatch'] > 0 and summary['target_auto_le'] == 1.05
+    # 2 batches of 2 unlabeled crops (of up to 4 distinct tiles)
+    assert 1 <= summary['auto_maps_computed'] <= 4
     assert summary['online_vs_fixmatch'] == summary['semiearth_online_vs_fixmatch'] == round(
         steps['semiearth_online'] / steps['fixmatch'], 3)
     assert summary['cached_vs_fixmatch'] == summary['semiearth_cached_vs_fixmatch'] == round(
@@ -82,8 +89,18 @@ def test_semiearth_fake_data_cached(cached, capsys):
     steps = _check_times(summary, ['semiearth_cached', 'fixmatch'])
     assert summary['cached_vs_fixmatch'] == round(
         steps['semiearth_cached'] / steps['fixmatch'], 3)
-    assert 'online_vs_fixmatch' not in summary
+    assert 'online_vs_fixmatch' not in summary and 'auto_vs_fixmatch' not in summary
     assert summary['target_cached_le'] == 1.10 and summary['crop'] == [128, 128]
+
+
+def test_semiearth_fake_data_auto(cached, capsys):
+    """The write-through variant on fake data: every fake unlabeled image
+    gets its map in the first pass (read from its name), the second reads."""
+    summary = _run([cached['config'], *QUICK, '--fake-data', '--batch-size', '3',
+                    '--variants', 'fixmatch', 'semiearth_auto'], capsys)
+    steps = _check_times(summary, ['fixmatch', 'semiearth_auto'])
+    assert summary['auto_vs_fixmatch'] == round(steps['semiearth_auto'] / steps['fixmatch'], 3)
+    assert summary['auto_maps_computed'] == 2 * 2  # 2 steps x 2 unlabeled images
 
 
 def _structure(x):
@@ -171,3 +188,16 @@ def test_no_pretrained_strips_every_pretrained_weight():
     assert cfg.model.backbone.init_cfg.type == 'Pretrained'
     bench.strip_pretrained(cfg.model)
     assert cfg.model.backbone.init_cfg is None and 'Pretrained' not in cfg.pretty_text
+
+
+def test_evidence_memory_is_flat_in_the_number_of_maps(capsys):
+    """tools/analysis_tools/benchmark_evidence_memory.py: reading memory-mapped
+    maps keeps the RSS flat; keeping float32 copies (before) grows by about
+    their size."""
+    import benchmark_evidence_memory as mem
+    result = mem.main(['--maps', '400', '--every', '100', '--shape', '7', '64', '64',
+                       '--view', '32'])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    per_map_mb = 7 * 64 * 64 * 4 / 2 ** 20  # one float32 copy
+    assert result['ram']['growth_mb'] > 0.7 * 300 * per_map_mb
+    assert abs(result['mmap']['growth_mb']) < 0.1 * 300 * per_map_mb

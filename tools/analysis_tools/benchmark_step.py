@@ -13,8 +13,13 @@ Variants follow from CONFIG:
 - a FixMatch config (``SemiEarthSegmentor``, ``purifier=None``): ``fixmatch``;
 - a SemiEarth config (``SemiEarthSegmentor`` with a VLM purifier):
   ``fixmatch`` (the same config without the purifier), ``semiearth_online``
-  (the VLM runs every step) and ``semiearth_cached`` (evidence read from a
-  cache computed first, untimed, into a temporary directory).
+  (the VLM runs every step), ``semiearth_cached`` (evidence read from a
+  cache computed first, untimed, into a temporary directory) and
+  ``semiearth_auto`` (the write-through cache, starting empty but for the
+  calibration: it computes each unlabeled image's map when a step first
+  meets it). With ``semiearth_auto`` every variant steps twice over the same
+  batches: the first pass is what the first epoch costs, the second (whose
+  times are reported) the steady state.
 
 ``--variants`` keeps some of them (the first one given is the baseline of
 the ratios). Every variant is built with the same seed, and all are stepped
@@ -58,12 +63,14 @@ Ends with one JSON line: config, device, device_name, batch_size, crop,
 steps, seconds_per_step (median), seconds_min_max, peak_mem_mb,
 ``<variant>_vs_<baseline>`` ratios of the medians and, for SemiEarth
 configs, ``online_vs_fixmatch``, ``cached_vs_fixmatch`` and the target
-``target_cached_le``.
+``target_cached_le``, ``auto_first_pass_vs_fixmatch``, ``auto_vs_fixmatch``
+(second pass) and its target ``target_auto_le``.
 """
 import argparse
 import copy
 import gc
 import json
+import os
 import os.path as osp
 import platform
 import shutil
@@ -71,6 +78,7 @@ import statistics
 import sys
 import tempfile
 import time
+import types
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
@@ -86,17 +94,19 @@ from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
 import precompute_vlm  # noqa: E402
-from semiearth.apis import (build_purifier_vlm, load_semi_config,  # noqa: E402
-                            normalize_image, purifier_cfg)
+from semiearth.apis import (DatasetImages, build_purifier_vlm,  # noqa: E402
+                            load_semi_config, normalize_image, purifier_cfg)
+from semiearth.engine import VLMEvidenceHook  # noqa: E402
 from semiearth.models.segmentors import SemiEarthSegmentor  # noqa: E402
 from semiearth.vlm import DenseCLIP  # noqa: E402
 from semiearth.models.purifiers import confusion_counts, normalize_confusion  # noqa: E402
-from semiearth.vlm.evidence_cache import (cache_key, downsample_evidence,  # noqa: E402
-                                          write_calibration, write_meta)
+from semiearth.vlm.evidence_cache import (cache_key, prepare_cache,  # noqa: E402
+                                          write_calibration, write_map)
 
-SEMI_VARIANTS = ('fixmatch', 'semiearth_online', 'semiearth_cached')
+SEMI_VARIANTS = ('fixmatch', 'semiearth_online', 'semiearth_cached', 'semiearth_auto')
 ALL_VARIANTS = ('supervised',) + SEMI_VARIANTS
 TARGET_CACHED_LE = 1.10
+TARGET_AUTO_LE = 1.05  # steady state (second pass) of the write-through cache
 BRANCHES = ('sup', 'unsup_weak', 'unsup_strong')
 CPU_MEM_NOTE = ('peak memory is measured on CUDA only (torch.cuda.max_memory_allocated '
                 'of each variant alone); on CPU the process RSS is shared by all variants')
@@ -364,15 +374,17 @@ def real_batches(cfg, n: int) -> list:
     return [next(it) for _ in range(n)]
 
 
-def precompute_fake_evidence(cfg, batches, steps: int, device) -> None:
-    """The VLM evidence of every unlabeled fake image into the config's
-    cache dir, and the calibration on the labeled fake crops, as
+def precompute_fake_evidence(cfg, batches, steps: int, device, cache_dir: str,
+                             maps: bool = True) -> None:
+    """Into ``cache_dir``: the VLM evidence of every unlabeled fake image
+    (``maps``), and the calibration on the labeled fake crops, as
     tools/precompute_vlm.py writes them for a dataset."""
     purifier = purifier_cfg(cfg)
-    cache_dir, factor = purifier['cache_dir'], int(purifier.get('downsample', 1))
+    factor = int(purifier.get('downsample', 1))
     vlm = build_purifier_vlm(cfg).to(device)
-    images = {}
-    for step in range(steps):
+    fingerprint = DenseCLIP.settings_fingerprint(**purifier['vlm'])
+    prepare_cache(cache_dir, fingerprint, vlm.class_keys, factor)
+    for step in range(steps if maps else 0):
         batch = batches[step]
         imgs = [x for x in batch['inputs']['unsup_weak'] if x is not None]
         metas = [s.metainfo for s in batch['data_samples']['unsup_weak'] if s is not None]
@@ -380,10 +392,7 @@ def precompute_fake_evidence(cfg, batches, steps: int, device) -> None:
         with torch.no_grad():
             probs = vlm(x.to(device)).float().cpu()
         for meta, p in zip(metas, probs):
-            key = cache_key(meta['img_path'])
-            np.save(osp.join(cache_dir, key + '.npy'),
-                    downsample_evidence(p, factor).numpy().astype(np.float16))
-            images[key] = tuple(meta['ori_shape'][:2])
+            write_map(cache_dir, meta['img_path'], p, factor)
     # the calibration, measured on the fake labeled crops as precompute_vlm.py
     # measures it on the labeled images
     counts = torch.zeros(vlm.num_classes, vlm.num_classes, dtype=torch.float64)
@@ -398,30 +407,52 @@ def precompute_fake_evidence(cfg, batches, steps: int, device) -> None:
         for (_, sample), s in zip(pairs, said):
             counts += confusion_counts(s, sample.gt_sem_seg.data[0], vlm.num_classes)
             labeled.append(cache_key(sample.metainfo['img_path']))
-    fingerprint = DenseCLIP.settings_fingerprint(**purifier['vlm'])
-    write_meta(cache_dir, fingerprint, vlm.class_keys, factor, images)
     write_calibration(cache_dir, fingerprint, vlm.class_keys, labeled,
                       normalize_confusion(counts), counts.sum(dim=1).tolist())
     del vlm
 
 
+class FakeImages:
+    """The whole unlabeled fake images by path, normalised (the image source
+    of ``evidence='auto'`` on fake data)."""
+
+    def __init__(self, cfg, batches) -> None:
+        self.cfg, self.batches = cfg, batches
+
+    def __call__(self, img_path: str) -> torch.Tensor:
+        # names are fake_s<step>_i<index> (fake_batch)
+        step, index = cache_key(img_path)[len('fake_s'):].split('_i')
+        img = self.batches[int(step)]['inputs']['unsup_weak'][int(index)]
+        return normalize_image(img.permute(1, 2, 0).numpy(), self.cfg)
+
+
 # ---------------------------------------------------------------- models
-def build_variant(cfg, name: str, device, amp: bool):
+def build_variant(cfg, name: str, device, amp: bool, images=None):
+    """A variant's model and optimizer; ``semiearth_auto`` gets its own
+    empty cache (``<cache_dir>/auto``, calibration only) and ``images``."""
     model_cfg = copy.deepcopy(cfg.model)
     if name == 'fixmatch':
         model_cfg.purifier = None
     elif name.startswith('semiearth_'):
         model_cfg.purifier.evidence = name[len('semiearth_'):]
+    if name == 'semiearth_auto':
+        model_cfg.purifier.cache_dir = auto_cache_dir(cfg)
     torch.manual_seed(0)
     model = MODELS.build(model_cfg).to(device)
     model.init_weights()
     model.train()
-    if name == 'semiearth_online':
+    if name in ('semiearth_online', 'semiearth_auto'):
         model.purifier.vlm.to(device)  # build it now, not in a timed step
+    if name == 'semiearth_auto':
+        model.purifier.bind_images(images)
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
     if amp:
         optim_cfg['type'] = 'AmpOptimWrapper'
     return model, build_optim_wrapper(model, optim_cfg)
+
+
+def auto_cache_dir(cfg) -> str:
+    return osp.join(cfg.model.purifier.cache_dir, 'auto')
 
 
 def sync(device):
@@ -447,23 +478,27 @@ def free_cuda():
     torch.cuda.empty_cache()
 
 
-def time_variants(cfg, names, batches, warmup, n_batches, device, amp):
-    """Seconds of each variant's timed steps (all variants resident)."""
-    variants = {name: build_variant(cfg, name, device, amp) for name in names}
-    times = {name: [] for name in names}
-    for step in range(n_batches):
-        batch = batches[step]
-        # rotate the order each step so no variant always runs first
-        k = step % len(names)
-        for name in names[k:] + names[:k]:
-            model, optim = variants[name]
-            data = copy.deepcopy(batch)  # the model may change it; not timed
-            sync(device)
-            t = time.perf_counter()
-            model.train_step(data, optim)
-            sync(device)
-            if step >= warmup:
-                times[name].append(time.perf_counter() - t)
+def time_variants(cfg, names, batches, warmup, n_batches, device, amp, passes=1,
+                  images=None):
+    """Seconds of each variant's timed steps (all variants resident), one
+    dict per pass over the same batches (a second pass is what
+    ``semiearth_auto`` costs once its cache holds the images)."""
+    variants = {name: build_variant(cfg, name, device, amp, images) for name in names}
+    times = [{name: [] for name in names} for _ in range(passes)]
+    for p in range(passes):
+        for step in range(n_batches):
+            batch = batches[step]
+            # rotate the order each step so no variant always runs first
+            k = step % len(names)
+            for name in names[k:] + names[:k]:
+                model, optim = variants[name]
+                data = copy.deepcopy(batch)  # the model may change it; not timed
+                sync(device)
+                t = time.perf_counter()
+                model.train_step(data, optim)
+                sync(device)
+                if step >= warmup:
+                    times[p][name].append(time.perf_counter() - t)
     return times
 
 
@@ -541,10 +576,28 @@ def _run(args, options, kind, cache_dir):
         batches = real_batches(cfg, n_batches)
 
     precompute_s = None
+    images = None
+    if 'semiearth_auto' in names:
+        # an empty cache with the calibration, as VLMEvidenceHook leaves it
+        if args.fake_data:
+            precompute_fake_evidence(cfg, batches, n_batches, device, auto_cache_dir(cfg),
+                                     maps=False)
+            images = FakeImages(cfg, batches)
+        else:
+            model, _ = build_variant(cfg, 'semiearth_online', device, args.amp)
+            model.purifier.cache_dir = auto_cache_dir(cfg)
+            model.purifier.evidence = 'auto'
+            VLMEvidenceHook().before_train(types.SimpleNamespace(cfg=cfg, model=model))
+            images = model.purifier.image_source
+            for name in os.listdir(auto_cache_dir(cfg)):
+                if name.endswith('.npy'):  # the labeled maps: training meets unlabeled ones
+                    os.remove(osp.join(auto_cache_dir(cfg), name))
+            del model
     if 'semiearth_cached' in names:
         t0 = time.perf_counter()
         if args.fake_data:
-            precompute_fake_evidence(cfg, batches, n_batches, device)
+            precompute_fake_evidence(cfg, batches, n_batches, device,
+                                     cfg.model.purifier.cache_dir)
         else:
             argv_pre = [args.config, '--device', args.device, '--cfg-options'] + \
                 [f'{k}={v}' for k, v in options.items()]
@@ -555,7 +608,10 @@ def _run(args, options, kind, cache_dir):
         if device.type == 'cuda':
             free_cuda()
 
-    times = time_variants(cfg, names, batches, args.warmup, n_batches, device, args.amp)
+    passes = 2 if 'semiearth_auto' in names else 1
+    per_pass = time_variants(cfg, names, batches, args.warmup, n_batches, device, args.amp,
+                             passes, images)
+    times = per_pass[-1]  # the steady state: every cache holds every image
 
     peak_mem = peak_reserved = None
     mem_note = CPU_MEM_NOTE
@@ -600,6 +656,16 @@ def _run(args, options, kind, cache_dir):
                     summary[key] = round(med[name] / med['fixmatch'], 3)
         if 'semiearth_cached' in med:
             summary['target_cached_le'] = TARGET_CACHED_LE
+        if 'semiearth_auto' in med and 'fixmatch' in med:
+            first = {k: statistics.median(v) for k, v in per_pass[0].items()}
+            summary.update(
+                auto_first_pass_vs_fixmatch=round(first['semiearth_auto'] / first['fixmatch'], 3),
+                auto_vs_fixmatch=round(med['semiearth_auto'] / med['fixmatch'], 3),
+                target_auto_le=TARGET_AUTO_LE)
+        if 'semiearth_auto' in med:
+            # maps the first pass wrote through (one per unlabeled image met)
+            summary['auto_maps_computed'] = sum(
+                n.endswith('.npy') for n in os.listdir(auto_cache_dir(cfg)))
     print(json.dumps(summary, separators=(',', ':')), flush=True)
     return summary
 
