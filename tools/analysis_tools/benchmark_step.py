@@ -94,8 +94,8 @@ from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
 import precompute_vlm  # noqa: E402
-from semiearth.apis import (DatasetImages, build_purifier_vlm,  # noqa: E402
-                            load_semi_config, normalize_image, purifier_cfg)
+from semiearth.apis.vlm_tools import (build_purifier_vlm, load_semi_config,  # noqa: E402
+                                      normalize_image, purifier_cfg)
 from semiearth.engine import VLMEvidenceHook  # noqa: E402
 from semiearth.models.segmentors import SemiEarthSegmentor  # noqa: E402
 from semiearth.vlm import DenseCLIP  # noqa: E402
