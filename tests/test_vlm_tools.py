@@ -121,3 +121,8 @@ def test_quickstart_continues_from_the_supervised_checkpoint(tmp_path, nc_data, 
     log = open(wd / 'supervised_continued' / 'seed0' / 'train.log').read()
     start = records['supervised']['checkpoints'][0]
     assert f'Load checkpoint from {start}' in log
+    # the last step maps the whole scene with each method's checkpoint
+    scene = json.load(open(wd / 'scene_maps.json'))
+    assert set(scene) == {'supervised', 'supervised_continued'}
+    assert all(osp.isfile(wd / f'scene_{m}.tif') for m in scene)
+    assert osp.isfile(wd / 'scene_maps.png') and 'scene_maps.png' in proc.stdout

@@ -17,8 +17,14 @@ semi-supervised ones are compared with ``supervised_continued`` seed by
 seed), prints a results table, and saves ``predictions.png`` (image / ground
 truth / each method's prediction on test tiles) and ``pseudo_labels.png``
 (share of unlabeled pixels passing the threshold and their accuracy over the
-iterations). Called by ``tools/quickstart.sh``, which prepares the
-environment, the data and the pretrained weights first.
+iterations). Then it maps the whole scene with each method's median-seed
+best checkpoint (the one ``predictions.png`` shows) through
+:func:`semiearth.apis.inference_scene`: ``scene_input_ms6.tif`` (the model
+input: the converter's six uint8 bands of the full scene), ``scene_<method>.tif``
+(class maps) and ``scene_maps.png`` (RGB, ground truth, each map, legend).
+``--scene-maps-only`` redoes just that step on an existing work dir.
+Called by ``tools/quickstart.sh``, which prepares the environment, the data
+and the pretrained weights first.
 """
 import argparse
 import glob
@@ -80,6 +86,14 @@ def parse_args(argv=None):
     p.add_argument('--vlm-checkpoint', default=os.environ.get('SEMIEARTH_VLM_CKPT'),
                    help='local VLM weights for the semiearth row (default: '
                    '$SEMIEARTH_VLM_CKPT; else open_clip downloads them where online)')
+    p.add_argument('--scene-maps-only', action='store_true',
+                   help="train nothing: map the whole scene with the checkpoints listed in "
+                   "WORK_DIR/results.json (writes scene_maps.png and scene_<method>.tif)")
+    p.add_argument('--scene-dir', default=None,
+                   help='where the scene maps go (default: the work dir)')
+    p.add_argument('--write-scene-input', metavar='OUT.tif', default=None,
+                   help='only write the full scene as the NC Landsat models take it (six '
+                   'uint8 bands, nodata 0, georeferenced) to OUT.tif, and exit')
     args = p.parse_args(argv)
     suffix = f'_split{args.split_seed}' if args.split_seed else ''
     args.work_dir = args.work_dir or f'work_dirs/quickstart{suffix}'
@@ -368,8 +382,165 @@ def save_predictions(records, path, num, data_root):
     plt.close(fig)
 
 
+def _converter():
+    """tools/dataset_converters/nc_landsat.py as a module: the scene input
+    must be stretched exactly as the training tiles were."""
+    import importlib.util
+    path = osp.join(ROOT, 'tools', 'dataset_converters', 'nc_landsat.py')
+    spec = importlib.util.spec_from_file_location('nc_landsat_converter', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_scene_input(path, src=None):
+    """Write the whole NC Landsat scene as the models take it: the
+    converter's six uint8 bands 10/20/30/40/50/70 (2-98 percentile stretch to
+    1..255, band 70's holes filled, nodata 0), with the source rasters' CRS
+    and transform. Returns (image H x W x 6, label H x W with 255 = ignore)."""
+    import rasterio
+    conv = _converter()
+    src = src or conv.default_source()
+    bands, strata = conv.read_scene(src)
+    img, label, _, _ = conv.to_tiles_input(bands, strata)
+    with rasterio.open(osp.join(src, f'lsat7_2000_{conv.BANDS[0]}.tif')) as ref:
+        crs, transform = ref.crs, ref.transform
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with rasterio.open(path, 'w', driver='GTiff', height=img.shape[0], width=img.shape[1],
+                       count=img.shape[2], dtype='uint8', crs=crs, transform=transform,
+                       nodata=0, compress='deflate') as dst:
+        dst.write(img.transpose(2, 0, 1))
+        for i, band in enumerate(conv.BANDS, 1):
+            dst.set_band_description(i, f'lsat7_2000_{band}')
+    return img, label
+
+
+def scene_checkpoint(record, work_dir):
+    """The median-seed best checkpoint of a method (as predictions.png), found
+    in ``work_dir`` (results.json's paths are relative to where the run was
+    started); returns (path, seed, test mIoU)."""
+    order = np.argsort(record['miou_per_seed'])
+    i = int(order[len(order) // 2])
+    seed = record['seeds'][i]
+    path = osp.join(work_dir, record['method'], f'seed{seed}',
+                    osp.basename(record['checkpoints'][i]))
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"{record['method']} seed {seed}: checkpoint '{path}' is "
+                                f"missing (results.json lists {record['checkpoints'][i]}). "
+                                'Fix: rerun the quick start for this work dir.')
+    return path, seed, record['miou_per_seed'][i]
+
+
+def save_scene_maps(work_dir, out_dir=None, data_root=DEFAULT_DATA_ROOT, records=None,
+                    src=None, window=None, overlap=None):
+    """Map the whole scene with each method's median-seed best checkpoint and
+    write ``scene_input_ms6.tif``, ``scene_<method>.tif``, ``scene_maps.json``
+    and ``scene_maps.png`` (RGB | ground truth | one map per method, legend)
+    into ``out_dir`` (default ``work_dir``). ``records``: results.json's
+    (default: read from ``work_dir``). ``data_root``: the converted data the
+    models were tested on (the test pipeline's resize factor is read there).
+    Returns the path of the png."""
+    sys.path.insert(0, osp.join(ROOT, 'projects'))
+    import semiearth  # noqa: F401
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import rasterio
+    from semiearth.apis import inference_scene, init_scene_model
+
+    out_dir = out_dir or work_dir
+    if records is None:
+        path = osp.join(work_dir, 'results.json')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f"no '{path}'. Fix: give the --work-dir of a finished "
+                                    'quick start.')
+        with open(path) as f:
+            records = json.load(f)
+    records = [r for r in records if r.get('checkpoints')]  # not-run methods have none
+    if not records:
+        raise ValueError(f'{work_dir}/results.json lists no trained method to map')
+    data_root = data_root if osp.isabs(data_root) else osp.join(ROOT, data_root)
+    if not osp.isdir(data_root):
+        # the test pipeline's resize factor is measured on a converted test tile
+        raise FileNotFoundError(f"converted data '{data_root}' does not exist. Fix: "
+                                '--data-root DIR (the data the runs were tested on), or '
+                                'python tools/dataset_converters/nc_landsat.py.')
+    scene_tif = osp.join(out_dir, 'scene_input_ms6.tif')
+    img, gt = write_scene_input(scene_tif, src)
+    palette = None
+    maps, summary = [], {}
+    for r in records:
+        ckpt, seed, miou = scene_checkpoint(r, work_dir)
+        model = init_scene_model(osp.join(ROOT, r['config']), ckpt, cfg_options={
+            'test_dataloader.dataset.data_root': data_root})
+        out = osp.join(out_dir, f"scene_{r['method']}.tif")
+        print(f"[quickstart] scene map of {r['method']} ({model.which}, seed {seed}, "
+              f'{osp.basename(ckpt)}) -> {out}', flush=True)
+        res = inference_scene(model, scene_tif, out, window=window, overlap=overlap,
+                              progress=False)
+        print(f"   {res['windows_run']} windows of {res['window']} px (overlap "
+              f"{res['overlap']}, x{res['scale_factor']:g}) in {res['seconds']:.1f} s",
+              flush=True)
+        with rasterio.open(out) as f:
+            pred = f.read(1)
+        labelled = (gt != 255) & (pred != 255)
+        agree = float((pred[labelled] == gt[labelled]).mean())
+        palette = np.array(model.dataset_meta['palette'], np.uint8)
+        classes = model.dataset_meta['classes']
+        maps.append((r['method'], seed, miou, agree, pred))
+        summary[r['method']] = dict(
+            checkpoint=ckpt, seed=seed, model=model.which, test_miou=miou, map=out,
+            agreement_all_labelled_px=agree, window=res['window'], overlap=res['overlap'],
+            scale_factor=res['scale_factor'], seconds=res['seconds'])
+    with open(osp.join(out_dir, 'scene_maps.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+
+    def colour(label):
+        out = np.full(label.shape + (3,), 255, np.uint8)  # ignore / nodata = white
+        ok = label < len(palette)
+        out[ok] = palette[label[ok]]
+        return out
+
+    conv = _converter()
+    rgb = img[..., list(conv.RGB)]
+    panels = [(rgb, 'image (RGB: bands 30/20/10)'),
+              (colour(gt), 'ground truth (strata.tif)')]
+    for method, seed, miou, agree, pred in maps:
+        panels.append((colour(pred), f'{method} (seed {seed}, test mIoU {100 * miou:.1f})\n'
+                       f'agrees with the map on {100 * agree:.0f}% of labelled px'))
+    cols = len(panels)
+    fig, axes = plt.subplots(1, cols, figsize=(3.2 * cols, 3.6), squeeze=False)
+    for ax, (im, title) in zip(axes[0], panels):
+        ax.imshow(im, interpolation='nearest')
+        ax.set_title(title, fontsize=7)
+        ax.axis('off')
+    handles = [plt.Rectangle((0, 0), 1, 1, color=palette[i] / 255) for i in range(len(classes))]
+    handles.append(plt.Rectangle((0, 0), 1, 1, facecolor='white', edgecolor='0.5'))
+    fig.legend(handles, list(classes) + ['nodata / not labelled'], loc='lower center',
+               ncol=len(handles), fontsize=7)
+    fig.suptitle('Whole NC Landsat scene (training, val and test areas alike; agreement '
+                 'includes the training tiles)', fontsize=8)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    png = osp.join(out_dir, 'scene_maps.png')
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.write_scene_input or args.scene_maps_only:
+        try:
+            if args.write_scene_input:
+                write_scene_input(args.write_scene_input)
+                print(f'wrote {args.write_scene_input}')
+            else:
+                out_dir = args.scene_dir or args.work_dir
+                os.makedirs(out_dir, exist_ok=True)
+                print(f'wrote {save_scene_maps(args.work_dir, out_dir, args.data_root)}')
+        except (FileNotFoundError, OSError, ValueError) as e:
+            sys.exit(f'[quickstart] {e}')
+        return
     os.makedirs(args.work_dir, exist_ok=True)
     t0 = time.time()
     prepare_data(args)
@@ -418,7 +589,10 @@ def main(argv=None):
     save_predictions(records, png, args.num_vis, args.data_root)
     curves = osp.join(args.work_dir, 'pseudo_labels.png')
     if plot_curves(records, per_method_seeds, curves):
-        png += f' and {curves}'
+        png += f', {curves}'
+    scene_dir = args.scene_dir or args.work_dir
+    os.makedirs(scene_dir, exist_ok=True)
+    png += ' and ' + save_scene_maps(args.work_dir, scene_dir, args.data_root, records)
     print(f'\nwrote {out} and {png} in {time.time() - t0:.0f} s')
 
 

@@ -1,6 +1,10 @@
-from .vlm_tools import (VLM_CKPT_ENV, build_loading_dataset, build_purifier_vlm,
-                        load_semi_config, model_data_preprocessor, normalize_image,
-                        purifier_cfg)
+from .vlm_tools import (VLM_CKPT_ENV, DatasetImages, build_loading_dataset,
+                        build_purifier_vlm, load_semi_config, measure_confusion,
+                        model_data_preprocessor, normalize_image, purifier_cfg)
 
-__all__ = ['VLM_CKPT_ENV', 'build_loading_dataset', 'build_purifier_vlm',
-           'load_semi_config', 'model_data_preprocessor', 'normalize_image', 'purifier_cfg']
+__all__ = ['VLM_CKPT_ENV', 'DatasetImages', 'build_loading_dataset', 'build_purifier_vlm',
+           'load_semi_config', 'measure_confusion', 'model_data_preprocessor', 'normalize_image', 'purifier_cfg']
+from .scene_inference import inference_scene, init_scene_model  # noqa: E402
+__all__ += ['inference_scene', 'init_scene_model']
+from .export import ExportError, export_segmentor  # noqa: E402
+__all__ += ['ExportError', 'export_segmentor']
