@@ -159,3 +159,92 @@ def test_history_buffer_checkpoint_loads_in_a_fresh_process(tmp_path):
             f'print(_load_checkpoint({str(path)!r})["meta"]["buf"].mean())')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip().endswith('1.5'), out.stderr[-2000:]
+
+
+# ----------------------------------------------- import order (startup hook)
+def _run_fresh(code: str, env=None):
+    """``code`` in a fresh interpreter of this environment (the start-up hook
+    runs as for a user's ``python``), not from the tests' directory."""
+    import os
+    import subprocess
+    return subprocess.Popen([sys.executable, '-W', 'ignore', '-c', code],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=os.path.expanduser('~'), env=env)
+
+
+def test_startup_hook_is_installed_and_imports_nothing_heavy():
+    """The install put semiearth_startup.pth (setup.py's line) into
+    site-packages; a fresh interpreter has the finder first on sys.meta_path
+    and has imported neither torch nor semiearth."""
+    import json
+    import os.path as osp
+    import site
+    from conftest import ROOT
+    setup_src = open(osp.join(ROOT, 'setup.py')).read()
+    pth = [osp.join(d, 'semiearth_startup.pth') for d in site.getsitepackages()
+           if osp.isfile(osp.join(d, 'semiearth_startup.pth'))]
+    assert pth, ('semiearth_startup.pth is not in site-packages: the install predates the '
+                 'start-up hook. Fix: bash tools/setup_env.sh')
+    line = open(pth[0]).read()
+    assert line == 'import semiearth_startup; semiearth_startup.install()\n'
+    assert repr(line)[1:-1] in setup_src  # the line setup.py installs
+    proc = _run_fresh('import json, sys; print(json.dumps(dict(first=type(sys.meta_path[0])'
+                      '.__name__, mods=[m for m in ("torch", "mmcv", "semiearth", '
+                      '"semiearth_startup") if m in sys.modules])))')
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out) == dict(first='CPUStackFinder', mods=['semiearth_startup'])
+
+
+# what each entry point must be able to do when it is the first import
+FIRST_IMPORTS = {
+    'open_clip': 'import open_clip; assert "ViT-B-16" in open_clip.list_models()',
+    'torchvision': ('import torch, torchvision.transforms.functional as TF; '
+                    'x = torch.rand(3, 4, 5); assert torch.equal(TF.hflip(TF.hflip(x)), x)'),
+    'init_model': ('from mmseg.apis import init_model; import mmcv.ops; '
+                   'assert callable(mmcv.ops.point_sample)'),
+    'register_all_modules': ('from mmseg.utils import register_all_modules; '
+                             'register_all_modules(); from mmseg.registry import MODELS; '
+                             'assert MODELS.get("EncoderDecoder") is not None; '
+                             'assert MODELS.get("FocalLoss") is not None'),
+}
+
+
+def test_every_entry_point_imports_first_without_semiearth():
+    """`import open_clip`, `import torchvision`, mmseg's init_model and
+    register_all_modules (what older mmseg tools/train.py calls before
+    reading the config), each first in a fresh interpreter: they import and
+    work on the CPU stack (CUDA torchvision beside CPU torch, mmcv-lite), and
+    semiearth is not imported by that."""
+    check = '; import sys; print("semiearth" in sys.modules)'
+    procs = {name: _run_fresh(code + check) for name, code in FIRST_IMPORTS.items()}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, f'{name} first: {err[-2000:]}'
+        assert out.strip().splitlines()[-1] == 'False', f'{name} imported semiearth'
+
+
+def test_shims_are_no_ops_where_the_real_component_exists(monkeypatch):
+    """A full mmcv (compiled ops) gets its own mmcv.ops; torchvision whose
+    compiled ops loaded gets no schema declared; other imports pass by."""
+    import semiearth_startup as startup
+    import torchvision.extension
+    finder = startup.CPUStackFinder()
+    assert finder.find_spec('numpy') is None and finder.find_spec('mmcv.cnn') is None
+    if not startup.mmcv_has_compiled_ops():
+        spec = finder.find_spec('mmcv.ops')
+        assert spec.name == 'mmcv.ops' and spec.loader is not None
+    monkeypatch.setattr(startup, 'mmcv_has_compiled_ops', lambda: True)
+    assert finder.find_spec('mmcv.ops') is None
+    monkeypatch.setattr(torchvision.extension, '_has_ops', lambda: True)
+    n = len(startup._LIBRARIES)
+    assert startup.declare_torchvision_op_schemas() is False
+    assert len(startup._LIBRARIES) == n
+    monkeypatch.undo()
+    # here the compiled ops did not load (CPU torch) and the schemas were
+    # declared when torchvision was imported: declaring again does nothing
+    if not torchvision.extension._has_ops():
+        assert startup._torchvision_op_exists(torch, 'nms')
+        assert startup.declare_torchvision_op_schemas() is False
+    startup.install()
+    assert sum(getattr(f, '_semiearth_cpu_stack', False) for f in sys.meta_path) == 1

@@ -5,6 +5,11 @@ Importing the package applies the CPU-stack shims of :mod:`semiearth.compat`
 (no-ops on a full CUDA install) and registers every SemiEarth component in
 mmseg's registries, so configs only need
 ``custom_imports = dict(imports=['semiearth'], allow_failed_imports=False)``.
+The import-order-sensitive shims (torchvision beside a CPU torch, mmcv-lite's
+``mmcv.ops``) are normally in place before this runs: the install's start-up
+hook (``semiearth_startup.pth``) sets them up in every interpreter, so
+``import open_clip`` or mmseg first works too; ``compat.apply()`` installs
+them here as well for a ``semiearth`` used without the install.
 """
 from . import compat
 

@@ -1,17 +1,16 @@
 """Import-time workarounds for the CPU stack, in one place.
 
-Applied once by ``import semiearth``. Each shim checks whether the real
-component is present and does nothing when it is, so a GPU user with a CUDA
-build of torch/torchvision and a full ``mmcv`` (compiled ops) runs upstream
-code untouched. The breakages and fixes are those recorded in the project's
-``shared/STACK.md``:
+Each shim checks whether the real component is present and does nothing when
+it is, so a GPU user with a CUDA build of torch/torchvision and a full
+``mmcv`` (compiled ops) runs upstream code untouched. The breakages and fixes
+are those recorded in the project's ``shared/STACK.md``:
 
 1. ``torchvision`` wheels built for CUDA fail to import beside a CPU torch
    (``operator torchvision::nms does not exist``). Declaring the two operator
    schemas lets the Python side import; transforms and models work, the C++
    detection ops (nms, roi_align) do not and are not used here.
 2. ``mmcv-lite`` ships no compiled ops, yet mmseg 1.2.2 imports ``mmcv.ops``
-   at module level. A stand-in ``mmcv.ops`` module exposes the pure-PyTorch
+   at module level. A stand-in ``mmcv.ops`` package exposes the pure-PyTorch
    ``point_sample``/``bilinear_grid_sample``; ``sigmoid_focal_loss`` raises a
    clear error if ever called (mmseg's FocalLoss uses its Python version on
    CPU); any other name raises ``ModuleNotFoundError``, which mmseg's own
@@ -31,81 +30,60 @@ code untouched. The breakages and fixes are those recorded in the project's
    GPUs): mmengine calls ``torch.cuda.set_device`` and gives DDP
    ``device_ids``; both are CUDA-only. Without CUDA the first is skipped and
    the second dropped for CPU modules. With CUDA this shim is not installed.
+
+Import order. Shims 1 and 2 must be in place *before* torchvision / mmcv.ops
+is first imported, and users import many things first: ``import open_clip``
+or ``import torchvision`` (both import torchvision), mmseg's ``init_model``
+or an older mmseg ``tools/train.py`` that calls ``register_all_modules()``
+before reading the config (both import ``mmcv.ops``), or ``import
+semiearth``. Applying them on ``import semiearth`` alone leaves every other
+order broken, so they live in the top-level module ``semiearth_startup``
+(``projects/semiearth_startup.py``), which the install puts behind a
+``semiearth_startup.pth`` start-up hook (``setup.py``). The hook only inserts
+a meta path finder; the finder runs shim 1 just before
+``torchvision._meta_registrations`` executes (after torchvision has tried to
+load its compiled ops, whose own ``_has_ops()`` decides) and supplies shim
+2's stand-in when ``mmcv.ops`` is first imported and ``mmcv._ext`` is absent.
+(Shim 1 used to run on ``import semiearth``, declaring the schemas whenever
+``torch.ops.torchvision.nms`` was missing, which is also the case before a
+*matching* torchvision has loaded its ops; its ``_C`` library would then
+register ``nms`` a second time, which torch refuses. Deciding after
+torchvision's own attempt makes it a true no-op on a CUDA install.)
+Why this and not the alternatives:
+
+* applying the shims eagerly at start-up would import torch in every
+  interpreter of the environment (seconds of start-up for ``pip``, ``python
+  -c pass`` ...); the finder costs a module import and a name comparison per
+  import (``python -c pass`` measured 33 ms before and after, within noise);
+* a ``sitecustomize.py`` belongs to the environment, not to a package, and
+  only one can exist;
+* patching files of torchvision / mmcv in site-packages would be undone by
+  every reinstall and change them for everyone;
+* shims 3 and 4 change behaviour of code that works (safe checkpoint
+  loading, DDP on CPU) and are not import-order sensitive, so they stay
+  opt-in: applied by ``import semiearth`` (configs do it through
+  ``custom_imports``), not by the start-up hook.
+
+Without the hook (``PYTHONPATH=projects`` instead of an install) ``import
+semiearth`` still installs the finder first, so importing semiearth first
+keeps working; any other first import then fails with upstream's message,
+and the fix is ``pip install --no-deps -e .`` (``bash tools/setup_env.sh``).
 """
 import functools
-import importlib.util
 import os
 import os.path as osp
 import pickle
 import re
-import sys
 import types
 
+import semiearth_startup
 import torch
 
 _APPLIED = False
 
 
-def _patch_torchvision_ops() -> None:
-    if 'torchvision' in sys.modules:
-        return
-    try:
-        torch.ops.torchvision.nms  # noqa: B018 - registered by a matching torchvision
-        return
-    except (AttributeError, RuntimeError):
-        pass
-    spec = importlib.util.find_spec('torchvision')
-    if spec is None:
-        return
-    # Only declare the schemas if a plain import fails for this reason.
-    lib = torch.library.Library('torchvision', 'FRAGMENT')  # noqa: TOR901
-    for schema in ('nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor',
-                   'qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor'):
-        try:
-            lib.define(schema)
-        except RuntimeError:
-            pass  # already defined: the real extension is loaded
-    _patch_torchvision_ops.library = lib  # keep the fragment alive
-
-
 def _mmcv_has_compiled_ops() -> bool:
-    return importlib.util.find_spec('mmcv._ext') is not None
-
-
-def _patch_mmcv_ops() -> None:
-    if 'mmcv.ops' in sys.modules or _mmcv_has_compiled_ops():
-        return
-    mmcv_spec = importlib.util.find_spec('mmcv')
-    if mmcv_spec is None or mmcv_spec.origin is None:
-        return
-    ops_dir = osp.join(osp.dirname(mmcv_spec.origin), 'ops')
-    module = types.ModuleType('mmcv.ops')
-    module.__file__ = osp.join(ops_dir, '__init__.py')
-    module.__path__ = [ops_dir]  # submodules such as mmcv.ops.point_sample resolve
-    module.__doc__ = 'semiearth.compat stand-in for mmcv.ops without compiled ops'
-    sys.modules['mmcv.ops'] = module
-    import mmcv
-    mmcv.ops = module  # as the import system does for a real submodule
-    from mmcv.ops import point_sample as _ps  # pure PyTorch
-
-    def sigmoid_focal_loss(*args, **kwargs):
-        raise RuntimeError(
-            'sigmoid_focal_loss needs mmcv built with compiled ops; mmcv-lite '
-            'has none. Install full mmcv (README, "GPU install") or use '
-            'mmseg FocalLoss on CPU, which takes its pure-PyTorch path.')
-
-    module.point_sample = _ps.point_sample
-    module.bilinear_grid_sample = _ps.bilinear_grid_sample
-    module.sigmoid_focal_loss = sigmoid_focal_loss
-
-    def __getattr__(name):
-        if name.startswith('__'):
-            raise AttributeError(name)
-        raise ModuleNotFoundError(
-            f"mmcv.ops.{name} needs mmcv's compiled ops (mmcv-lite has none). "
-            'Install the full mmcv package to use it.')
-
-    module.__getattr__ = __getattr__
+    return semiearth_startup.mmcv_has_compiled_ops()
 
 
 TRUSTED_ENV = 'SEMIEARTH_TRUSTED_CHECKPOINTS'
@@ -231,8 +209,9 @@ def apply() -> None:
     global _APPLIED
     if _APPLIED:
         return
-    _patch_torchvision_ops()
-    _patch_mmcv_ops()
+    # shims 1 and 2: normally installed at interpreter start by the .pth
+    # hook; installing again is a no-op
+    semiearth_startup.install()
     _patch_mmengine_checkpoint_load()
     _patch_cpu_distributed()
     _APPLIED = True

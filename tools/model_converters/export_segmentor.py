@@ -1,0 +1,62 @@
+"""Export a SemiEarth checkpoint's teacher (or student) as a plain mmseg model.
+
+Writes ``OUT_DIR/<config name>_<model>.pth`` (an mmseg ``EncoderDecoder``
+state dict with ``meta.dataset_meta``: classes, palette) and
+``OUT_DIR/<config name>_<model>.py`` (the model, its data preprocessor, a test
+pipeline / dataloader / evaluator and a test runtime, in mmseg terms), which
+mmseg's ``init_model`` / ``inference_model`` and ``tools/test.py`` run; for
+models built from mmseg components only, without SemiEarth installed
+(docs/export.md).
+
+Usage::
+
+    python tools/model_converters/export_segmentor.py CONFIG CHECKPOINT OUT_DIR \\
+        [--model teacher|student] [--cfg-options KEY=VALUE ...]
+"""
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
+import semiearth  # noqa: E402,F401  (registers SemiEarth's components)
+from semiearth.apis.export import ExportError, export_segmentor  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('config', help='the SemiEarth / FixMatch config the checkpoint was trained with')
+    p.add_argument('checkpoint', help='a checkpoint of that run (teacher.* and student.* weights)')
+    p.add_argument('out_dir', help='where to write the plain config and checkpoint')
+    p.add_argument('--model', choices=('teacher', 'student'), default=None,
+                   help="which model to export (default: the one the config predicts with, "
+                   "model.semi_test_cfg.predict_on, 'teacher' unless set: the validated model)")
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help='override settings of CONFIG, as for tools/train.py')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        result = export_segmentor(args.config, args.checkpoint, args.out_dir,
+                                  model=args.model, cfg_options=args.cfg_options)
+    except ExportError as e:
+        print(f'export_segmentor: error: {e}', file=sys.stderr)
+        return 2
+    print(f'exported the {result.model} of {args.checkpoint}')
+    print(f'  config:     {result.config}')
+    print(f'  checkpoint: {result.checkpoint}')
+    for note in result.notes:
+        print(f'  note: {note}')
+    if result.custom_imports:
+        print('  needs SemiEarth installed (custom_imports: '
+              f"{', '.join(result.custom_imports)})")
+    else:
+        print('  runs with mmseg alone (no SemiEarth import)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
