@@ -190,7 +190,12 @@ def test_protocol_configs_are_the_wrap_tools_output(ds):
     for method in METHOD_BATCH:
         base = osp.join(PROTOCOL, '_base_', base_name(method, ds))
         argv = [ZOO[ds], '--method', method, '--ratio', '1/8', '--out', base]
-        text, _ = wrap_config(ZOO[ds], method, '1/8', out=base, argv=argv)
+        # SemiEarth: the FixMatch leaf plus the purifier
+        fm = osp.join(PROTOCOL, '_base_', base_name('fixmatch', ds)) \
+            if method == 'semiearth' else None
+        if fm:
+            argv += ['--fixmatch-base', fm]
+        text, _ = wrap_config(ZOO[ds], method, '1/8', out=base, argv=argv, fixmatch_base=fm)
         assert open(base).read() == text, f'{base} differs from the wrap tool output: ' \
             're-run the command in its header'
         for tag in TAGS:
@@ -425,3 +430,20 @@ def test_docs_wrap_examples_build_and_the_ade20k_one_trains_a_step(tmp_path):
         assert 0 <= metrics['teacher/mIoU'] <= 100
         trained += 1
     assert trained == 1
+
+
+def test_fixmatch_base_is_checked(tmp_path):
+    """--fixmatch-base: only for SemiEarth, and only a FixMatch leaf of the
+    same config, else an error naming the fix."""
+    fm = osp.join(PROTOCOL, '_base_', base_name('fixmatch', 'potsdam'))
+    with pytest.raises(ValueError, match='is for --method semiearth'):
+        wrap_config(ZOO['potsdam'], 'fixmatch', '1/8', fixmatch_base=fm)
+    with pytest.raises(ValueError, match="not this tool's FixMatch leaf.*Fix: write it"):
+        wrap_config(ZOO['vaihingen'], 'semiearth', '1/8', fixmatch_base=fm)
+    with pytest.raises(FileNotFoundError, match='does not exist.*--method fixmatch'):
+        wrap_config(ZOO['potsdam'], 'semiearth', '1/8', fixmatch_base=str(tmp_path / 'x.py'))
+    # the SemiEarth leaf over it is the FixMatch leaf plus the purifier
+    se = Config.fromfile(osp.join(PROTOCOL, '_base_', base_name('semiearth', 'potsdam')))
+    fmc = Config.fromfile(fm)
+    assert se.model.purifier.vlm.class_names == 'isprs'
+    assert se.train_dataloader == fmc.train_dataloader and se.custom_hooks == fmc.custom_hooks

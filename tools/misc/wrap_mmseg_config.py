@@ -59,6 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    '(semiearth.vlm.RS_CLASS_NAMES); default: the one matching the classes')
     p.add_argument('--cache-dir', help='SemiEarth: VLM evidence cache (default: '
                    '<data_root>/vlm_cache/mmseg_vit-b16_segearth)')
+    p.add_argument('--fixmatch-base', metavar='FILE',
+                   help='SemiEarth: inherit this FixMatch leaf (written by this tool for '
+                        'the same config) and add only the purifier')
     return p.parse_args(argv)
 
 
@@ -82,7 +85,7 @@ def run(argv=None) -> Tuple[str, Optional[str]]:
         args.config, args.method, args.ratio, out=out, num_labeled=args.num_labeled,
         num_unlabeled=args.num_unlabeled, unlabeled_labels=not args.unlabeled_without_labels,
         shared=args.shared, labeled_only=args.labeled_only, class_names=args.class_names,
-        cache_dir=args.cache_dir, argv=argv)
+        cache_dir=args.cache_dir, argv=argv, fixmatch_base=args.fixmatch_base)
     for note in notes:
         print(f'note: {note}', file=sys.stderr)
     if out is None:

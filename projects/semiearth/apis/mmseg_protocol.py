@@ -335,8 +335,8 @@ def wrap_config(spec: str, method: str, ratio: str, out: Optional[str] = None,
                 num_labeled: Optional[int] = None, num_unlabeled: Optional[int] = None,
                 unlabeled_labels: bool = True, shared: Iterable[str] = (),
                 labeled_only: Iterable[str] = (), class_names: Optional[str] = None,
-                cache_dir: Optional[str] = None, argv: Optional[List[str]] = None
-                ) -> Tuple[str, List[str]]:
+                cache_dir: Optional[str] = None, argv: Optional[List[str]] = None,
+                fixmatch_base: Optional[str] = None) -> Tuple[str, List[str]]:
     """The text of a ``method`` leaf over the mmseg config ``spec`` at the
     labeled ``ratio``, and notes for the user.
 
@@ -359,6 +359,9 @@ def wrap_config(spec: str, method: str, ratio: str, out: Optional[str] = None,
         cache_dir: SemiEarth's evidence cache; default
             ``<data_root>/vlm_cache/mmseg_vit-b16_segearth``.
         argv: the command line, shown in the header.
+        fixmatch_base: SemiEarth only: a FixMatch leaf this tool wrote for
+            the same config; the SemiEarth leaf inherits it and adds only
+            the purifier (one place for the pipelines, data and hooks).
     """
     if method not in METHODS:
         raise ValueError(f"method {method!r} is not one of {', '.join(METHODS)}.")
@@ -404,6 +407,22 @@ def wrap_config(spec: str, method: str, ratio: str, out: Optional[str] = None,
         lines.append(f"custom_hooks = {fmt(check + [dict(type='ConfigCheckHook')], 0, 15)}")
         lines.append("default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))")
         lines.append(ratio_lines(method, tag).rstrip('\n'))
+        return '\n'.join(lines) + '\n', notes
+    if fixmatch_base is not None:
+        if method != 'semiearth':
+            raise ValueError(f'--fixmatch-base is for --method semiearth, not {method!r}: '
+                             'a SemiEarth leaf is a FixMatch leaf plus the purifier.')
+        if not osp.isfile(fixmatch_base):
+            raise FileNotFoundError(f"--fixmatch-base '{fixmatch_base}' does not exist. Fix: "
+                                    'write it first with --method fixmatch.')
+        fm_head = open(fixmatch_base).read().split('\n', 3)
+        if not (fm_head[0].startswith(f'# {_title("fixmatch")}') and fm_head[2] == f'#   {spec}'):
+            raise ValueError(f"--fixmatch-base '{fixmatch_base}' is not this tool's FixMatch "
+                             f'leaf for {spec}. Fix: write it with --method fixmatch {spec}.')
+        lines.append('_base_ = [\n' + ''.join(
+            f'    {b!r},\n' for b in (_ref(fixmatch_base, out), _ref(PURIFIER_BASE, out))) + ']')
+        lines.append(_purifier_lines(cfg, ds, cls, class_names, cache_dir, notes, where)
+                     .replace('MODEL,\n', 'model = dict(\n'))
         return '\n'.join(lines) + '\n', notes
     bases = [base]
     if method == 'semiearth':
@@ -552,8 +571,8 @@ def _purifier_lines(cfg: Config, ds: dict, cls, class_names: Optional[str],
         '# the purifier of the purifier base (above), for this dataset and this model\'s\n'
         '# normalisation (read as _base_.purifier, which, unlike the double-brace form,\n'
         '# can be extended in place).\n'
-        '# VLM evidence: cached as the purifier base says (python tools/precompute_vlm.py\n'
-        '# THIS_CONFIG computes every map up front)\n'
+        "# VLM evidence: the purifier base's write-through cache (evidence='auto');\n"
+        '# python tools/precompute_vlm.py THIS_CONFIG computes every map up front\n'
         + names_comment
         + 'MODEL,\n'
         '    purifier=dict(\n'
