@@ -105,7 +105,8 @@ def test_auto_remeasures_a_stale_calibration_and_clears_another_vlm(cached, tmp_
     n18 = len(json.load(open(tmp_path / 'cache' / 'calibration.json'))['labeled'])
     # another labeled split: ConfigCheckHook leaves it to this hook, which re-measures
     ds = cfg.train_dataloader.dataset
-    ds.labeled.ann_file = ds.labeled.ann_file.replace('1of8', '1of4')
+    for part in (ds.labeled, ds.unlabeled):  # the 1/4 split's pair of lists
+        part.ann_file = part.ann_file.replace('1of8', '1of4')
     model = MODELS.build(cfg.model)
     ConfigCheckHook._check_calibration(model, None)
     VLMEvidenceHook().before_train(_Runner(cfg, model))
@@ -140,8 +141,9 @@ def test_auto_without_an_image_source_says_how_to_get_one(cached, tmp_path):
 
 
 # ---------------------------------------------------------------- writers
-def _writer(ident, cache_dir, rounds, started=None):
-    probs = torch.full((C, 256, 256), float(ident) / 8)
+def _writer(probs, cache_dir, rounds, started=None):
+    # probs is made by the parent: a forked child must not start torch's
+    # thread pool (OpenMP after fork can deadlock)
     for r in range(rounds):
         for k in range(6):
             write_map(cache_dir, f'img/{k}.tif', probs, 1)
@@ -165,7 +167,8 @@ def test_concurrent_and_killed_writers_never_leave_a_broken_map(tmp_path):
     nothing reads."""
     ctx = multiprocessing.get_context('fork')
     cache_dir = str(tmp_path)
-    procs = [ctx.Process(target=_writer, args=(i, cache_dir, 3)) for i in (1, 2)]
+    probs = {i: torch.full((C, 256, 256), float(i) / 8) for i in (1, 2, 5)}
+    procs = [ctx.Process(target=_writer, args=(probs[i], cache_dir, 3)) for i in (1, 2)]
     for p in procs:
         p.start()
     reads = 0
@@ -178,7 +181,7 @@ def test_concurrent_and_killed_writers_never_leave_a_broken_map(tmp_path):
     _check_whole(cache_dir, {1, 2})
     for delay in (0.0, 0.02, 0.05):
         started = ctx.Event()
-        p = ctx.Process(target=_writer, args=(5, cache_dir, 1000, started))
+        p = ctx.Process(target=_writer, args=(probs[5], cache_dir, 1000, started))
         p.start()
         assert started.wait(30)
         time.sleep(delay)

@@ -534,9 +534,11 @@ def test_calibration_of_another_labeled_set_is_stale(cached, nc_data):
     cfg.model.purifier.update(rule=dict(type='CalibratedPurifyRule'), evidence='cached')
     model = MODELS.build(cfg.model)
     ds = cfg.train_dataloader.dataset
-    ds.labeled.ann_file = ds.labeled.ann_file.replace('1of8', '1of4')
+    for part in (ds.labeled, ds.unlabeled):  # the 1/4 split's pair of lists
+        part.ann_file = part.ann_file.replace('1of8', '1of4')
     dataset = DATASETS.build(ds)
     with pytest.raises(ValueError, match='measured on another labeled set.*precompute_vlm'):
         ConfigCheckHook._check_calibration(model, dataset)
-    ds.labeled.ann_file = ds.labeled.ann_file.replace('1of4', '1of8')
+    for part in (ds.labeled, ds.unlabeled):
+        part.ann_file = part.ann_file.replace('1of4', '1of8')
     ConfigCheckHook._check_calibration(model, DATASETS.build(ds))  # the measured set: fine

@@ -96,8 +96,10 @@ def main(argv=None):
             if not osp.isfile(osp.join(tmp, f'{i:06d}.npy')):
                 write_map(tmp, f'img/{i:06d}.tif',
                           torch.rand(args.shape, generator=gen).softmax(0), 1)
-        # a process per mode, forked before any map is read
-        ctx = multiprocessing.get_context('fork')
+        # a fresh process per mode: a forked one would inherit the parent's
+        # resident heap (new allocations reuse it without raising the RSS) and
+        # torch's thread pool (which can deadlock after fork)
+        ctx = multiprocessing.get_context('spawn')
         result = dict(maps=args.maps, shape=list(args.shape), view=args.view,
                       bytes_per_map=int(np.prod(args.shape)) * 2)
         for mode in ('mmap', 'ram'):
