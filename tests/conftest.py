@@ -22,6 +22,35 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 init_default_scope('mmseg')  # as the configs' default_scope does for the runner
 
+
+
+@pytest.fixture(autouse=True)
+def isolated_state():
+    """No state leaks from one test into the next: each test gets its own
+    current MessageHub (the iteration and base seed the step RNG reads),
+    the global generators are seeded alike before it and restored after,
+    and mmengine's default scope is put back."""
+    import random
+    import uuid
+
+    import numpy as np
+    import torch
+    from mmengine.logging import MessageHub
+    from mmengine.registry import DefaultScope
+    states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+    MessageHub.get_instance(f'test-{uuid.uuid4().hex}')
+    torch.manual_seed(0)
+    np.random.seed(0)
+    random.seed(0)
+    yield
+    torch.set_rng_state(states[0])
+    np.random.set_state(states[1])
+    random.setstate(states[2])
+    if DefaultScope.get_current_instance() is None or \
+            DefaultScope.get_current_instance().scope_name != 'mmseg':
+        init_default_scope('mmseg')
+
+
 SUP_CONFIG = osp.join(
     ROOT, 'configs/supervised/'
     'supervised_deeplabv3plus-mbv2_1xb8-300i_nclandsat-1of8-128x128.py')

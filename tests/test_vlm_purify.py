@@ -16,8 +16,8 @@ from mmseg.registry import DATASETS, MODELS
 
 from conftest import run_tool, write_semiearth_config
 from semiearth.engine import ConfigCheckHook
-from semiearth.models import (CalibratedPurifyRule, PaperPurifyRule, PoEPurifyRule,
-                              fit_confusion)
+from semiearth.models import CalibratedPurifyRule, PaperPurifyRule, PoEPurifyRule
+from semiearth.vlm.calibration import fit_confusion
 from semiearth.vlm import DenseCLIP
 from semiearth.vlm.evidence_cache import EvidenceCache, cache_key
 

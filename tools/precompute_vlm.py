@@ -28,12 +28,11 @@ from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
 from semiearth.apis.vlm_tools import (DatasetImages, build_purifier_vlm,  # noqa: E402
-                                      load_semi_config, measure_confusion, purifier_cfg)
-from semiearth.models.purifiers import normalize_confusion  # noqa: E402
+                                      load_semi_config, purifier_cfg)
 from semiearth.vlm import DenseCLIP  # noqa: E402
+from semiearth.vlm.calibration import calibrate, per_class_accuracy  # noqa: E402
 from semiearth.vlm.evidence_cache import (CALIBRATION_FILE, EvidenceCache,  # noqa: E402
-                                          cache_key, prepare_cache, write_calibration,
-                                          write_map, write_meta)
+                                          cache_key, prepare_cache, write_map, write_meta)
 
 
 def parse_args(argv=None):
@@ -108,13 +107,8 @@ def main(argv=None):
             sizes[key] = tuple(dataset[i]['img'].shape[:2])
     sizes = {k: v for k, v in sizes.items() if k in names}
     write_meta(cache_dir, fingerprint, vlm.class_keys, factor, sizes)
-    counts = measure_confusion(EvidenceCache(cache_dir, fingerprint, vlm.class_keys),
-                               images.labeled)
-    labeled = [cache_key(images.labeled.get_data_info(i)['img_path'])
-               for i in range(len(images.labeled))]
-    write_calibration(cache_dir, fingerprint, vlm.class_keys, labeled,
-                      normalize_confusion(counts), counts.sum(dim=1).tolist())
-    accuracy = (counts.diagonal() / counts.sum(dim=1).clamp(min=1)).tolist()
+    counts = calibrate(EvidenceCache(cache_dir, fingerprint, vlm.class_keys), images.labeled)
+    accuracy = per_class_accuracy(counts).tolist()
     print(f'\nwrote {osp.join(cache_dir, "meta.json")} ({len(sizes)} images) and '
           f'{CALIBRATION_FILE}: VLM accuracy per class on the labeled pixels '
           + ', '.join(f'{k} {a:.2f}' for k, a in zip(vlm.class_keys, accuracy)))

@@ -99,7 +99,7 @@ from semiearth.apis.vlm_tools import (build_purifier_vlm, load_semi_config,  # n
 from semiearth.engine import VLMEvidenceHook  # noqa: E402
 from semiearth.models.segmentors import SemiEarthSegmentor  # noqa: E402
 from semiearth.vlm import DenseCLIP  # noqa: E402
-from semiearth.models.purifiers import confusion_counts, normalize_confusion  # noqa: E402
+from semiearth.vlm.calibration import confusion_counts, normalize_confusion  # noqa: E402
 from semiearth.vlm.evidence_cache import (cache_key, prepare_cache,  # noqa: E402
                                           write_calibration, write_map)
 

@@ -36,7 +36,7 @@ from semiearth.apis.purification_analysis import (boundary_mask, build_teacher, 
                                                   unlabeled_batches)
 from semiearth.models import (CalibratedPurifyRule, PaperPurifyRule,  # noqa: E402
                               PoEPurifyRule)
-from semiearth.models.purifiers import confusion_counts, normalize_confusion  # noqa: E402
+from semiearth.vlm.calibration import confusion_counts, normalize_confusion  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -8,7 +8,7 @@ from mmengine.fileio import LocalBackend, get_file_backend
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from ..models.utils.step_rng import forked_rng
+from ..utils.step_rng import forked_rng
 
 SPLITS_FIX = ('write the lists for this data (for data converted by mmseg\'s own '
               'converters: python tools/dataset_converters/mmseg_splits.py DATA_ROOT), '

@@ -9,7 +9,7 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from mmseg.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
-from ..models.utils.step_rng import sample_seed
+from ..utils.step_rng import sample_seed
 
 
 class SampleKey(int):

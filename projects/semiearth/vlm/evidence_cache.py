@@ -168,6 +168,7 @@ class EvidenceCache:
             raise ValueError(f"VLM evidence cache '{cache_dir}' holds classes "
                              f"{meta['classes']}, the config {list(class_keys)}. Fix: {FIX}.")
         self.cache_dir, self.downsample = cache_dir, int(meta['downsample'])
+        self.fingerprint, self.class_keys = fingerprint, list(class_keys)
         # sizes recorded by tools/precompute_vlm.py (maps written during
         # training are checked by their shape only)
         self.sizes: Dict[str, list] = meta.get('images') or {}
@@ -259,7 +260,7 @@ def load_cache_settings(purifier_cfg: dict) -> Tuple[str, int]:
 
 def write_calibration(cache_dir: str, fingerprint: str, class_keys: Sequence[str],
                       labeled: Sequence[str], confusion: Tensor, pixels: Sequence[int]) -> None:
-    """Store the VLM's confusion on the labeled set (``fit_confusion``), tied to
+    """Store the VLM's confusion on the labeled set (``semiearth.vlm.calibration``), tied to
     the VLM settings, the classes and the labeled images it was measured on."""
     data = dict(format=CACHE_FORMAT, fingerprint=fingerprint, classes=list(class_keys),
                 labeled=sorted(labeled), confusion=confusion.tolist(),

@@ -2,13 +2,13 @@
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ...models.utils.step_rng import seed_global, set_base_seed, step_seed
+from ...utils.step_rng import seed_global, set_base_seed, step_seed
 
 
 @HOOKS.register_module()
 class StepRNGHook(Hook):
     """Make every global random draw of iteration ``t`` a function of the
-    run's seed, the rank and ``t`` (``semiearth.models.utils.step_rng``).
+    run's seed, the rank and ``t`` (``semiearth.utils.step_rng``).
 
     Before each training iteration torch (CPU and CUDA), numpy and ``random``
     are seeded from ``(seed, rank, t)``: dropout masks and any other draw from
@@ -20,8 +20,10 @@ class StepRNGHook(Hook):
     """
     priority = 'VERY_HIGH'
 
-    def before_run(self, runner) -> None:
-        set_base_seed(runner.seed)
+    def before_train(self, runner) -> None:
+        # after a resume, which may have replaced runner.seed by the
+        # checkpoint's seed
+        set_base_seed(runner.seed, runner.message_hub)
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         # the message hub's 'iter' is set by RuntimeInfoHook (VERY_HIGH as

@@ -2,12 +2,52 @@
 from mmengine.dist import barrier, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from ...apis.vlm_tools import DatasetImages, measure_confusion
-from ...models.purifiers import normalize_confusion
-from ...vlm.evidence_cache import cache_key, load_calibration, write_calibration
+from ...utils import unwrap_model
+from ...vlm.calibration import calibrate, per_class_accuracy
+from ...vlm.dataset_images import DatasetImages
+from ...vlm.evidence_cache import cache_key, load_calibration
+
+
+def calibration_is_current(purifier, labeled_keys) -> bool:
+    """Whether ``calibration.json`` holds this VLM measured on these labeled
+    images (a resumed run, or a cache another run calibrated)."""
+    try:
+        data = load_calibration(purifier.cache_dir, purifier.fingerprint, purifier.class_keys)
+    except (FileNotFoundError, ValueError):
+        return False  # missing or stale
+    return data['labeled'] == sorted(labeled_keys)
+
+
+def prepare_auto_evidence(purifier, images: DatasetImages, device) -> None:
+    """What :class:`VLMEvidenceHook` does before iteration 1, callable
+    without a runner (the step benchmark): clear maps of another VLM
+    configuration, bind ``images``, and for a calibrated rule compute the
+    labeled maps (split over ranks) and :func:`calibrate` on rank 0."""
+    if is_main_process():
+        purifier.prepare_cache(clear_stale=True)
+    barrier()
+    purifier.bind_images(images)
+    if not getattr(purifier.rule, 'needs_calibration', False):
+        return
+    labeled = [images.labeled.get_data_info(i)['img_path'] for i in range(len(images.labeled))]
+    keys = [cache_key(p) for p in labeled]
+    if calibration_is_current(purifier, keys):
+        return
+    rank, world = get_dist_info()
+    n = purifier.write_missing(labeled[rank::world], device)
+    print_log(f'VLMEvidenceHook: VLM evidence of {n} labeled images computed into '
+              f'{purifier.cache_dir} (rank {rank})', logger='current')
+    barrier()
+    if is_main_process():
+        counts = calibrate(purifier.cache, images.labeled, keys=keys)
+        print_log('VLMEvidenceHook: calibration measured on '
+                  f'{len(keys)} labeled images, VLM accuracy per class '
+                  + ', '.join(f'{k} {a:.2f}' for k, a in
+                              zip(purifier.class_keys, per_class_accuracy(counts).tolist())),
+                  logger='current')
+    barrier()
 
 
 @HOOKS.register_module()
@@ -15,7 +55,7 @@ class VLMEvidenceHook(Hook):
     """Make ``VLMPurifyHead(evidence='auto')`` ready to train, so that no
     precompute step is needed.
 
-    Before the first iteration:
+    Before the first iteration (:func:`prepare_auto_evidence`):
 
     1. the cache directory is made a cache of this VLM configuration (maps of
        another one are deleted, and that is logged);
@@ -33,40 +73,9 @@ class VLMEvidenceHook(Hook):
     priority = 'NORMAL'
 
     def before_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         purifier = getattr(model, 'purifier', None)
         if purifier is None or getattr(purifier, 'evidence', None) != 'auto':
             return
-        if is_main_process():
-            purifier.prepare_cache(clear_stale=True)
-        barrier()
-        images = DatasetImages(runner.cfg)
-        purifier.bind_images(images)
-        if not getattr(purifier.rule, 'needs_calibration', False):
-            return
-        labeled = [images.labeled.get_data_info(i)['img_path']
-                   for i in range(len(images.labeled))]
-        keys = sorted(cache_key(p) for p in labeled)
-        try:
-            if load_calibration(purifier.cache_dir, purifier.fingerprint,
-                                purifier.class_keys)['labeled'] == keys:
-                return
-        except (FileNotFoundError, ValueError):
-            pass  # missing or stale: measured below
-        rank, world = get_dist_info()
-        device = next(model.parameters()).device
-        n = purifier.write_missing(labeled[rank::world], device)
-        print_log(f'VLMEvidenceHook: VLM evidence of {n} labeled images computed into '
-                  f'{purifier.cache_dir} (rank {rank})', logger='current')
-        barrier()
-        if is_main_process():
-            counts = measure_confusion(purifier.cache, images.labeled)
-            write_calibration(purifier.cache_dir, purifier.fingerprint, purifier.class_keys,
-                              keys, normalize_confusion(counts), counts.sum(dim=1).tolist())
-            accuracy = counts.diagonal() / counts.sum(dim=1).clamp(min=1)
-            print_log('VLMEvidenceHook: calibration measured on '
-                      f'{len(keys)} labeled images, VLM accuracy per class '
-                      + ', '.join(f'{k} {a:.2f}' for k, a in
-                                  zip(purifier.class_keys, accuracy.tolist())),
-                      logger='current')
-        barrier()
+        prepare_auto_evidence(purifier, DatasetImages(runner.cfg),
+                              next(model.parameters()).device)

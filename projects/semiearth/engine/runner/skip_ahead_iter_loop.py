@@ -38,7 +38,7 @@ class SkipAheadIterBasedTrainLoop(IterBasedTrainLoop):
     instead: the following batches hold the same sample indices as in the
     uninterrupted run, and nothing already trained is read again. Each
     sample's augmentations are seeded by its position in the stream and the
-    global generators by the iteration (``semiearth.models.utils.step_rng``,
+    global generators by the iteration (``semiearth.utils.step_rng``,
     :class:`StepRNGHook`), so the resumed run is bit-identical to the
     uninterrupted one. Other samplers: MMEngine's behaviour.
     """

@@ -160,39 +160,13 @@ class PoEPurifyRule:
                 f'min_vlm_conf={self.min_vlm_conf})')
 
 
-def confusion_counts(vlm_label: Tensor, gt: Tensor, num_classes: int,
-                     ignore_index: int = 255) -> Tensor:
-    """``(C, C)`` counts of labeled pixels: row = true class, column = the
-    VLM's class; ``ignore_index`` pixels skipped."""
-    valid = gt != ignore_index
-    pairs = gt[valid].long() * num_classes + vlm_label[valid].long()
-    counts = torch.bincount(pairs.flatten().cpu(), minlength=num_classes ** 2)
-    return counts.view(num_classes, num_classes).double()
-
-
-def normalize_confusion(counts: Tensor, smoothing: float = 1.0) -> Tensor:
-    """Rows of counts -> ``P(VLM says j | true k)``, each cell plus
-    ``smoothing`` (a class with few pixels stays close to uniform: no
-    evidence)."""
-    counts = counts.double() + smoothing
-    return (counts / counts.sum(dim=1, keepdim=True)).float()
-
-
-def fit_confusion(vlm_label: Tensor, gt: Tensor, num_classes: int,
-                  smoothing: float = 1.0, ignore_index: int = 255) -> Tensor:
-    """``P(VLM says j | true class k)`` as a ``(C, C)`` matrix (row ``k``),
-    from labeled pixels (:func:`confusion_counts`, :func:`normalize_confusion`)."""
-    return normalize_confusion(confusion_counts(vlm_label, gt, num_classes, ignore_index),
-                               smoothing)
-
-
 @MODELS.register_module()
 class CalibratedPurifyRule:
     """Fuse the VLM as a likelihood measured on the labeled set (ours).
 
     The VLM's reliability is measured where the truth is known: on the
     labeled images, ``confusion[k, j] = P(VLM says j | true class k)``
-    (:func:`fit_confusion`, written by ``tools/precompute_vlm.py`` and set by
+    (:func:`semiearth.vlm.calibration.calibrate`, written by ``tools/precompute_vlm.py`` and set by
     :class:`VLMPurifyHead`). On the pixels the teacher would reject (``c <
     thresh``, the segmentor's threshold) that have evidence, with ``j`` the
     VLM's class there::

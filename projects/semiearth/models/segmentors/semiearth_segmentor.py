@@ -11,8 +11,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
-from ..utils import (SelfAdaptiveThreshold, cutmix, pseudo_label_stats,
-                     random_cutmix_boxes, step_generator)
+from ...utils import step_generator
+from ..utils import SelfAdaptiveThreshold, cutmix, pseudo_label_stats, random_cutmix_boxes
 
 DEFAULT_TRAIN_CFG = dict(
     sup_weight=0.5,          # UniMatch-V2: (L_sup + L_unsup) / 2

@@ -1,7 +1,5 @@
 from .adaptive_threshold import SelfAdaptiveThreshold
 from .cutmix import cutmix, random_cutmix_boxes
 from .pseudo_label_stats import pseudo_label_stats
-from .step_rng import step_generator, step_seed
 
-__all__ = ['SelfAdaptiveThreshold', 'random_cutmix_boxes', 'cutmix', 'pseudo_label_stats',
-           'step_generator', 'step_seed']
+__all__ = ['SelfAdaptiveThreshold', 'random_cutmix_boxes', 'cutmix', 'pseudo_label_stats']

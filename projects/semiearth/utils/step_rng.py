@@ -20,10 +20,12 @@ So a run resumed at iteration ``t`` (the sampler moved to batch ``t``, see
 run drew, with any number of workers, and no generator state has to be saved
 in the checkpoint.
 
-The base seed is the runner's seed (:class:`StepRNGHook` records it), else
-``torch.initial_seed()`` (mmengine seeds torch with the run's seed). Outside
-a runner there is no iteration: the seed is then drawn from the global torch
-generator, so ``torch.manual_seed`` makes the draws repeatable there.
+The base seed is the runner's seed, which :class:`StepRNGHook` records in
+the runner's message hub beside the iteration (so it belongs to that run and
+no module state outlives it), else ``torch.initial_seed()`` (mmengine seeds
+torch with the run's seed). Outside a runner there is no iteration: the seed
+is then drawn from the global torch generator, so ``torch.manual_seed`` makes
+the draws repeatable there.
 """
 import contextlib
 import hashlib
@@ -35,13 +37,14 @@ import torch
 from mmengine.dist import get_rank
 from mmengine.logging import MessageHub
 
-_BASE_SEED: Optional[int] = None
+BASE_SEED_KEY = 'step_rng_base_seed'
 
 
-def set_base_seed(seed: Optional[int]) -> None:
-    """Record the run's seed (called by :class:`StepRNGHook`)."""
-    global _BASE_SEED
-    _BASE_SEED = seed
+def set_base_seed(seed: Optional[int], message_hub: Optional[MessageHub] = None) -> None:
+    """Record the run's seed in its message hub (called by
+    :class:`StepRNGHook`); ``None`` falls back to ``torch.initial_seed()``."""
+    hub = message_hub or MessageHub.get_current_instance()
+    hub.update_info(BASE_SEED_KEY, seed)
 
 
 def mix_seed(*parts) -> int:
@@ -53,10 +56,12 @@ def mix_seed(*parts) -> int:
 
 def step_seed(purpose: str) -> int:
     """The seed of ``purpose`` at this rank and training iteration."""
-    iteration = MessageHub.get_current_instance().get_info('iter')
+    hub = MessageHub.get_current_instance()
+    iteration = hub.get_info('iter')
     if iteration is None:
         return mix_seed('outside-runner', int(torch.randint(0, 2**62, ())), get_rank(), purpose)
-    base = torch.initial_seed() if _BASE_SEED is None else _BASE_SEED
+    base = hub.get_info(BASE_SEED_KEY)
+    base = torch.initial_seed() if base is None else base
     return mix_seed(base, 'iter', int(iteration), 'rank', get_rank(), purpose)
 
 
