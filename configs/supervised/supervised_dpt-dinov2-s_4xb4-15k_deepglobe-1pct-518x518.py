@@ -1,6 +1,6 @@
 # Supervised baseline: DINOv2-S + DPT trained on the labeled 1 % of DeepGlobe Land Cover
 # only (4 crops per GPU, 4 GPUs).
-# Schedule: 20 epochs (LoveDA's; SPEC gives none for DeepGlobe) of the ~11.9k
+# Schedule: 20 epochs (the paper's LoveDA schedule; none is published for DeepGlobe) of the ~11.9k
 # unlabeled crops at 16 a step (4 GPUs x 4).
 _base_ = [
     '../_base_/models/dpt_dinov2-s.py',

@@ -1,6 +1,6 @@
 # Supervised baseline: DINOv2-S + DPT trained on the labeled 1/8 of Vaihingen
 # only (4 crops per GPU, 4 GPUs).
-# Schedule: our choice (the LSST/WSCL papers give no schedule in SPEC).
+# Schedule: our choice (the LSST and WSCL papers, which use Vaihingen 1/8, state none).
 _base_ = [
     '../_base_/models/dpt_dinov2-s.py',
     '../_base_/datasets/vaihingen_518x518.py',

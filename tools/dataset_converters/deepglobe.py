@@ -32,7 +32,6 @@ Usage::
 """
 import os.path as osp
 
-import _path  # noqa: F401
 from semiearth.datasets import DeepGlobeLandCoverDataset
 from semiearth.datasets.converters import (IGNORE, base_parser, check_count, collect_pairs,
                                            colour_code, convert, decode_rgb_label, find_raw,

@@ -26,7 +26,6 @@ import argparse
 import os.path as osp
 import re
 
-import _path  # noqa: F401
 from semiearth.datasets.converters import parse_split_list, run, write_splits
 
 

@@ -31,7 +31,6 @@ Usage::
 """
 import re
 
-import _path  # noqa: F401
 from semiearth.datasets import LoveDADWLDataset
 from semiearth.datasets.converters import (IGNORE, base_parser, check_count, collect_pairs,
                                            convert, decode_index_label, find_raw, index_code,

@@ -11,7 +11,7 @@ Output (default ``data/nc_landsat``)::
     splits/train_labeled_1of8.txt, splits/train_unlabeled_1of8.txt, ...
     meta.json                arguments, band statistics, class pixel counts
 
-Why these choices (see shared/DATA.md): ``strata.tif`` is labelled under the
+Why these choices (docs/nc_landsat.md has the measurements): ``strata.tif`` is labelled under the
 image's nodata border, so labels there become 255; band 70 has a second nodata
 value (-32768) inside the valid area, filled with the band median; each band is
 stretched between its 2nd and 98th percentile over valid pixels; sediment (194

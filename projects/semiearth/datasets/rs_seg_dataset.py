@@ -3,7 +3,6 @@ plus up-front checks that turn a missing conversion into a clear message."""
 import os.path as osp
 from typing import List
 
-import mmengine
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
@@ -66,8 +65,3 @@ class RSSegDataset(BaseSegDataset):
         info = super().get_data_info(idx)
         info['num_classes'] = len(self.metainfo['classes'])
         return info
-
-    @staticmethod
-    def read_split(path: str) -> List[str]:
-        """Tile names of a split file, blank lines skipped."""
-        return [s.strip() for s in mmengine.list_from_file(path) if s.strip()]

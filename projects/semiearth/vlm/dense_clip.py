@@ -22,7 +22,7 @@ from .open_clip_loader import build_open_clip, clip_normalization, encode_text
 from .file_digest import file_digest
 from .sim_feat_up import SimFeatUp, load_sim_feat_up
 
-# q-q, k-k, v-v self-attention terms of each variant (SPEC section 4)
+# the self-self attention terms of each training-free dense CLIP variant
 ATTENTION_TERMS: Dict[str, Tuple[str, ...]] = {
     'maskclip': (),                 # identity attention: v only
     'sclip': ('q', 'k'),            # softmax(qq^T) + softmax(kk^T)

@@ -4,8 +4,9 @@ from typing import Optional
 import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
+
+from ...utils import unwrap_model
 
 
 @HOOKS.register_module()
@@ -61,13 +62,8 @@ class EMATeacherHook(Hook):
             return self.decay
         return min(1 - 1 / (it + 1), self.max_decay)
 
-    @staticmethod
-    def _unwrap(runner) -> nn.Module:
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def before_train(self, runner) -> None:
-        model = self._unwrap(runner)
+        model = unwrap_model(runner.model)
         for name in ('teacher', 'student'):
             if not isinstance(getattr(model, name, None), nn.Module):
                 raise TypeError(f'EMATeacherHook needs a model with a `{name}` '
@@ -80,7 +76,7 @@ class EMATeacherHook(Hook):
                          outputs=None) -> None:
         if (runner.iter + 1) % self.interval:
             return
-        model = self._unwrap(runner)
+        model = unwrap_model(runner.model)
         self.ema_update(model.teacher, model.student, self.decay_at(runner.iter))
 
     @torch.no_grad()
