@@ -57,5 +57,6 @@ val_dataloader = dict(
 test_dataloader = dict(
     val_dataloader,
     dataset=dict(val_dataloader['dataset'], ann_file='splits/test.txt'))
-val_evaluator = dict(type='ClassWiseIoUMetric', iou_metrics=['mIoU'])
+val_evaluator = [dict(type='ClassWiseIoUMetric', iou_metrics=['mIoU']),
+                 dict(type='BoundaryIoUMetric', dilation_ratio=0.02)]
 test_evaluator = val_evaluator
