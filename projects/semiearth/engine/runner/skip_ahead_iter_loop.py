@@ -41,9 +41,35 @@ class SkipAheadIterBasedTrainLoop(IterBasedTrainLoop):
     global generators by the iteration (``semiearth.utils.step_rng``,
     :class:`StepRNGHook`), so the resumed run is bit-identical to the
     uninterrupted one. Other samplers: MMEngine's behaviour.
+
+    A run resumed after its last iteration (killed after the final
+    checkpoint, before or during the final validation) runs the final
+    validation it owes, and with it the best-checkpoint rule: MMEngine's loop
+    would end at once, without it. (Whether that validation had finished is
+    not recorded in the checkpoint, which is written before it; at worst it
+    runs twice.)
     """
 
-    def run(self) -> None:
+    def run(self):
+        if self._iter >= self._max_iters > 0 and self._owes_final_validation():
+            return self._final_validation()
+        return self._run_skipping()
+
+    def _owes_final_validation(self) -> bool:
+        self._decide_current_val_interval()
+        return self.runner.val_loop is not None and self._iter >= self.val_begin
+
+    def _final_validation(self):
+        print_log(f'Resumed after the last iteration ({self._iter}): running the final '
+                  'validation it owes.', logger='current', level=logging.WARNING)
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        self.runner.val_loop.run()
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def _run_skipping(self):
         sampler = getattr(self.dataloader, 'sampler', None)
         if self._iter > 0 and hasattr(sampler, 'skip_batches'):
             sampler.skip_batches(self._iter)
