@@ -1,10 +1,16 @@
 """SemiEarth's interpreter-start hook: the import-order-sensitive CPU-stack
 shims, applied just before the module that needs them is first imported.
 
-``pip install -e .`` (``tools/setup_env.sh``) puts ``semiearth_startup.pth``
-(one line: ``import semiearth_startup; semiearth_startup.install()``) into
-site-packages, so every interpreter of the environment runs :func:`install`
-at start-up. It only puts :class:`CPUStackFinder` at the front of
+Only the CPU stack installs the hook: ``tools/setup_env.sh`` runs ``python -m
+semiearth_startup install-hook``, which writes ``semiearth_startup.pth`` (one
+line, :data:`PTH_LINE`) into the environment's site-packages; Python's
+``site`` module executes such lines in every interpreter of the environment
+at start-up. ``pip install`` of the package does not install it: a GPU
+install (a torch/torchvision pair built for each other, full mmcv) has
+nothing to patch and gets no start-up code at all. ``python -m
+semiearth_startup check`` says which shims an environment needs.
+
+The hook only puts :class:`CPUStackFinder` at the front of
 ``sys.meta_path``; nothing heavy (torch, mmcv, the ``semiearth`` package) is
 imported at start-up. The finder acts on exactly two imports:
 
@@ -23,16 +29,24 @@ imported at start-up. The finder acts on exactly two imports:
   ``bilinear_grid_sample`` (``mmcv.ops.point_sample`` and the other files of
   mmcv's ``ops`` directory stay importable as its submodules), a
   ``sigmoid_focal_loss`` that raises a clear error if called, and
-  ``ModuleNotFoundError`` for any other name (mmseg's own ``try: from
-  mmcv.ops import ... except ImportError`` guards expect that).
+  ``ModuleNotFoundError`` naming the fix for any other name (mmseg's own
+  ``try: from mmcv.ops import ... except ImportError`` guards expect that).
+
+Without the hook (any ``pip install`` of the package, or ``PYTHONPATH=
+projects``) ``import semiearth`` installs the finder first thing, so the
+tools, which import ``semiearth`` before anything else, work on either stack.
 
 This module must stay importable without torch, mmcv or ``semiearth``: it is
 a top-level module (``projects/semiearth_startup.py``) so that importing it
-does not run ``semiearth/__init__.py``. ``semiearth.compat`` reuses it, which
-covers a ``semiearth`` used without the ``.pth`` (e.g. ``PYTHONPATH=projects``).
+does not run ``semiearth/__init__.py``. ``semiearth.compat`` reuses it.
 """
+import argparse
+import importlib
+import os
 import os.path as osp
 import sys
+import sysconfig
+from typing import List, Optional, Sequence
 
 #: torchvision registers fake kernels for these without checking that its
 #: compiled ops loaded (the other ops' meta registrations are guarded).
@@ -42,6 +56,25 @@ TORCHVISION_SCHEMAS = (
 )
 TORCHVISION_TRIGGER = 'torchvision._meta_registrations'
 MMCV_OPS = 'mmcv.ops'
+
+#: The start-up hook's file and its one line. The line is tolerant: should
+#: the package be uninstalled and the file left behind, start-up goes on
+#: without it instead of printing an ImportError in every interpreter.
+PTH_NAME = 'semiearth_startup.pth'
+PTH_LINE = ("import importlib.util as _u; _u.find_spec('semiearth_startup') and "
+            "__import__('semiearth_startup').install()\n")
+
+#: What the finder has patched in this interpreter, in order (empty where the
+#: real components are present): :data:`TORCHVISION_SHIM`, :data:`MMCV_OPS_SHIM`.
+APPLIED: List[str] = []
+TORCHVISION_SHIM = 'torchvision operator schemas nms/qnms declared (its compiled ops did not load)'
+MMCV_OPS_SHIM = 'mmcv.ops stand-in (mmcv has no compiled ops: mmcv-lite)'
+
+#: Where the docs list the mmseg components that need mmcv's compiled ops and
+#: how to get them.
+FULL_MMCV_FIX = ('Fix: install full mmcv 2.1.0 with compiled ops built for your torch '
+                 "(docs/install.md, section 'Components that need full mmcv'), or pick a "
+                 'component that does not use it.')
 
 # torch.library.Library objects must outlive the call that made them, or
 # their definitions are dropped again
@@ -77,6 +110,7 @@ def declare_torchvision_op_schemas() -> bool:
     for schema in missing:
         lib.define(schema)
     _LIBRARIES.append(lib)
+    APPLIED.append(TORCHVISION_SHIM)
     return True
 
 
@@ -88,17 +122,18 @@ def mmcv_has_compiled_ops() -> bool:
 
 def _sigmoid_focal_loss(*args, **kwargs):
     raise RuntimeError(
-        'sigmoid_focal_loss needs mmcv built with compiled ops; mmcv-lite '
-        'has none. Install full mmcv (README, "Install on a GPU machine") or use '
-        'mmseg FocalLoss on CPU, which takes its pure-PyTorch path.')
+        "mmcv.ops.sigmoid_focal_loss (mmseg's FocalLoss(use_sigmoid=True) on CUDA "
+        "tensors) needs mmcv's compiled ops; the installed mmcv-lite has none. "
+        + FULL_MMCV_FIX)
 
 
 def _missing_op(name: str):
     if name.startswith('__'):
         raise AttributeError(name)
     raise ModuleNotFoundError(
-        f"mmcv.ops.{name} needs mmcv's compiled ops (mmcv-lite has none). "
-        'Install the full mmcv package to use it.')
+        f"mmcv.ops.{name} needs mmcv's compiled ops; the installed mmcv-lite has "
+        'none (semiearth_startup supplies only the pure-PyTorch point_sample). '
+        + FULL_MMCV_FIX, name=f'mmcv.ops.{name}')
 
 
 class MmcvOpsStandInLoader:
@@ -119,6 +154,7 @@ class MmcvOpsStandInLoader:
         module.bilinear_grid_sample = point_sample.bilinear_grid_sample
         module.sigmoid_focal_loss = _sigmoid_focal_loss
         module.__getattr__ = _missing_op
+        APPLIED.append(MMCV_OPS_SHIM)
 
 
 def mmcv_ops_stand_in_spec():
@@ -162,3 +198,81 @@ def install() -> None:
     """Put a :class:`CPUStackFinder` first on ``sys.meta_path`` (once)."""
     if not installed():
         sys.meta_path.insert(0, CPUStackFinder())
+
+
+# ------------------------------------------------------- the start-up hook
+def hook_path(site_packages: Optional[str] = None) -> str:
+    """Where the hook goes: this interpreter's ``purelib`` directory (the
+    environment's site-packages), unless ``site_packages`` is given."""
+    return osp.join(site_packages or sysconfig.get_paths()['purelib'], PTH_NAME)
+
+
+def install_hook(site_packages: Optional[str] = None) -> str:
+    """Write :data:`PTH_LINE` to :func:`hook_path` (CPU stack only; see the
+    module doc). Returns the path. Rewrites nothing that is already right."""
+    path = hook_path(site_packages)
+    if osp.isfile(path) and open(path).read() == PTH_LINE:
+        return path
+    tmp = f'{path}.{os.getpid()}.partial'
+    with open(tmp, 'w') as f:
+        f.write(PTH_LINE)
+    os.replace(tmp, path)  # an interpreter starting meanwhile sees old or new
+    return path
+
+
+def remove_hook(site_packages: Optional[str] = None) -> Optional[str]:
+    """Remove the hook; returns its path if there was one."""
+    path = hook_path(site_packages)
+    if not osp.isfile(path):
+        return None
+    os.remove(path)
+    return path
+
+
+def check() -> List[str]:
+    """Import torchvision and ``mmcv.ops`` the way a user's code does, with
+    the finder in place, and return the shims that had to act (the
+    components' own detection: torchvision's ``_has_ops()``, the presence of
+    ``mmcv._ext``). Empty on an install whose torch/torchvision are built for
+    each other and whose mmcv has compiled ops. A package that is not
+    installed at all is skipped."""
+    install()
+    for name in ('torchvision', MMCV_OPS):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name.split('.')[0]:
+                raise
+    return list(APPLIED)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m semiearth_startup {install-hook,remove-hook,check}``."""
+    parser = argparse.ArgumentParser(
+        prog='python -m semiearth_startup',
+        description="SemiEarth's CPU-stack start-up hook (see the module doc).")
+    parser.add_argument('action', choices=['install-hook', 'remove-hook', 'check'])
+    args = parser.parse_args(argv)
+    # the functions of the imported module, whose state the hook's finder
+    # shares (under ``-m`` this file also runs as ``__main__``)
+    startup = importlib.import_module('semiearth_startup')
+    if args.action == 'install-hook':
+        print(f'[semiearth_startup] start-up hook: {startup.install_hook()}')
+    elif args.action == 'remove-hook':
+        path = startup.remove_hook()
+        print(f'[semiearth_startup] removed {path}' if path else
+              f'[semiearth_startup] no hook at {startup.hook_path()}')
+    else:
+        applied = startup.check()
+        hook = startup.hook_path()
+        print(f"[semiearth_startup] start-up hook: {hook if osp.isfile(hook) else 'none'}")
+        if not applied:
+            print('[semiearth_startup] nothing to patch: torchvision loaded its compiled '
+                  'ops and mmcv has its compiled ops (or they are not installed)')
+        for shim in applied:
+            print(f'[semiearth_startup] patched: {shim}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

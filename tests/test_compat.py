@@ -173,27 +173,112 @@ def _run_fresh(code: str, env=None):
 
 
 def test_startup_hook_is_installed_and_imports_nothing_heavy():
-    """The install put semiearth_startup.pth (setup.py's line) into
-    site-packages; a fresh interpreter has the finder first on sys.meta_path
-    and has imported neither torch nor semiearth."""
+    """The CPU stack's set-up (tools/setup_env.sh) wrote semiearth_startup.pth
+    into site-packages; a fresh interpreter has the finder first on
+    sys.meta_path and has imported neither torch nor semiearth. pip does not
+    install it: setup.py ships no .pth and overrides no setuptools command."""
     import json
     import os.path as osp
-    import site
+    import semiearth_startup as startup
     from conftest import ROOT
+    assert osp.isfile(startup.hook_path()), (
+        f'{startup.hook_path()} is missing: the CPU stack needs its start-up hook. '
+        'Fix: bash tools/setup_env.sh (or python -m semiearth_startup install-hook)')
+    assert open(startup.hook_path()).read() == startup.PTH_LINE
     setup_src = open(osp.join(ROOT, 'setup.py')).read()
-    pth = [osp.join(d, 'semiearth_startup.pth') for d in site.getsitepackages()
-           if osp.isfile(osp.join(d, 'semiearth_startup.pth'))]
-    assert pth, ('semiearth_startup.pth is not in site-packages: the install predates the '
-                 'start-up hook. Fix: bash tools/setup_env.sh')
-    line = open(pth[0]).read()
-    assert line == 'import semiearth_startup; semiearth_startup.install()\n'
-    assert repr(line)[1:-1] in setup_src  # the line setup.py installs
+    assert '.pth' not in setup_src.replace('semiearth_startup.pth', '') \
+        and 'cmdclass' not in setup_src
     proc = _run_fresh('import json, sys; print(json.dumps(dict(first=type(sys.meta_path[0])'
                       '.__name__, mods=[m for m in ("torch", "mmcv", "semiearth", '
                       '"semiearth_startup") if m in sys.modules])))')
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert json.loads(out) == dict(first='CPUStackFinder', mods=['semiearth_startup'])
+
+
+def test_hook_install_and_remove_in_a_given_site_packages(tmp_path):
+    """install-hook writes exactly PTH_LINE (once), remove-hook takes it away;
+    a hook left behind after the package is gone does nothing (its line
+    checks that semiearth_startup exists)."""
+    import semiearth_startup as startup
+    path = startup.install_hook(str(tmp_path))
+    assert path == str(tmp_path / 'semiearth_startup.pth')
+    assert open(path).read() == startup.PTH_LINE
+    assert startup.install_hook(str(tmp_path)) == path and len(list(tmp_path.iterdir())) == 1
+    proc = _run_fresh(f'import sys; sys.modules["semiearth_startup"] = None\n'
+                      f'import importlib.util\n'
+                      f'importlib.util.find_spec = lambda name: None\n'
+                      f'exec({startup.PTH_LINE!r}); print("ok")')
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.strip() == 'ok', err
+    assert startup.remove_hook(str(tmp_path)) == path and not tmp_path.joinpath(
+        'semiearth_startup.pth').exists()
+    assert startup.remove_hook(str(tmp_path)) is None
+
+
+def _fake_stack(root, full_mmcv: bool):
+    """Fake torchvision and mmcv packages under ``root``: torchvision whose
+    compiled ops loaded (a torch/torchvision pair built for each other) and
+    mmcv as a full install has it (``mmcv._ext``), or like mmcv-lite (no
+    ``_ext``) without ``full_mmcv``."""
+    files = {
+        'torchvision/__init__.py': 'from . import extension, _meta_registrations\n',
+        'torchvision/extension.py': 'def _has_ops():\n    return True\n',
+        'torchvision/_meta_registrations.py': '',
+        'mmcv/__init__.py': '',
+        'mmcv/ops/__init__.py': 'REAL_OPS = True\n',
+        'mmcv/ops/point_sample.py': ('def point_sample(*a, **k):\n    return "pure"\n'
+                                     'bilinear_grid_sample = point_sample\n'),
+    }
+    if full_mmcv:
+        files['mmcv/_ext.py'] = ''
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def _check_without_hook(fakes, code=''):
+    """``semiearth_startup check`` in an interpreter with no site-packages at
+    all (``-S``: no start-up hook, no real torch/torchvision/mmcv), the fakes
+    first on sys.path; then ``code``."""
+    import os.path as osp
+    import subprocess
+    from conftest import ROOT
+    prog = (f'import sys; sys.path[:0] = [{str(fakes)!r}, {osp.join(ROOT, "projects")!r}]\n'
+            'assert not any(getattr(f, "_semiearth_cpu_stack", 0) for f in sys.meta_path)\n'
+            'import semiearth_startup as s; s.main(["check"])\n' + code)
+    proc = subprocess.run([sys.executable, '-I', '-S', '-c', prog], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_gpu_install_without_hook_has_nothing_to_patch(tmp_path):
+    """A GPU install (torchvision loaded its compiled ops, full mmcv) without
+    the start-up hook: the shims' own detection patches nothing, and
+    ``mmcv.ops`` is mmcv's own package."""
+    out = _check_without_hook(
+        _fake_stack(tmp_path, full_mmcv=True),
+        'import mmcv.ops, torchvision\n'
+        'assert mmcv.ops.REAL_OPS and s.APPLIED == [] and s._LIBRARIES == []\n')
+    assert '[semiearth_startup] start-up hook: none' in out
+    assert 'nothing to patch' in out and 'patched:' not in out
+
+
+def test_mmcv_lite_stand_in_names_the_fix(tmp_path):
+    """With mmcv-lite (no ``_ext``) the check reports the stand-in, and a
+    compiled op's error names the fix."""
+    out = _check_without_hook(
+        _fake_stack(tmp_path, full_mmcv=False),
+        'import mmcv.ops\nassert mmcv.ops.point_sample() == "pure"\n'
+        'try:\n    from mmcv.ops import CrissCrossAttention\n'
+        'except ModuleNotFoundError as e:\n    print("ERROR", e)\n')
+    assert f'patched: {__import__("semiearth_startup").MMCV_OPS_SHIM}' in out
+    assert 'nothing to patch' not in out
+    error = out.split('ERROR ', 1)[1]
+    assert 'mmcv.ops.CrissCrossAttention' in error and 'mmcv-lite' in error
+    assert 'docs/install.md' in error and 'full mmcv 2.1.0' in error
 
 
 # what each entry point must be able to do when it is the first import

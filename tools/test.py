@@ -2,13 +2,13 @@
 import argparse
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
-import semiearth  # noqa: E402,F401
-from mmengine.config import Config  # noqa: E402
-from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+# semiearth first: its shims and registrations are in place before mmseg is
+# used (the package is installed: bash tools/setup_env.sh or pip install .)
+import semiearth  # noqa: F401  isort:skip
+from mmengine.config import Config
+from mmengine.runner import Runner
+from semiearth.apis.cli import CfgOptionsAction
 
 
 def parse_args():

@@ -6,10 +6,12 @@ Importing the package applies the CPU-stack shims of :mod:`semiearth.compat`
 mmseg's registries, so configs only need
 ``custom_imports = dict(imports=['semiearth'], allow_failed_imports=False)``.
 The import-order-sensitive shims (torchvision beside a CPU torch, mmcv-lite's
-``mmcv.ops``) are normally in place before this runs: the install's start-up
-hook (``semiearth_startup.pth``) sets them up in every interpreter, so
-``import open_clip`` or mmseg first works too; ``compat.apply()`` installs
-them here as well for a ``semiearth`` used without the install.
+``mmcv.ops``) are in place before this runs on the CPU stack: its set-up
+(``tools/setup_env.sh``) writes the start-up hook ``semiearth_startup.pth``,
+which sets them up in every interpreter, so ``import open_clip`` or mmseg
+first works too. ``pip install`` of the package writes no hook (a GPU install
+with matched torch/torchvision and full mmcv needs none); ``compat.apply()``
+then sets them up here, for everything imported after ``semiearth``.
 """
 from . import compat
 

@@ -38,8 +38,10 @@ or an older mmseg ``tools/train.py`` that calls ``register_all_modules()``
 before reading the config (both import ``mmcv.ops``), or ``import
 semiearth``. Applying them on ``import semiearth`` alone leaves every other
 order broken, so they live in the top-level module ``semiearth_startup``
-(``projects/semiearth_startup.py``), which the install puts behind a
-``semiearth_startup.pth`` start-up hook (``setup.py``). The hook only inserts
+(``projects/semiearth_startup.py``), which the CPU stack's set-up puts behind
+a ``semiearth_startup.pth`` start-up hook (``tools/setup_env.sh`` runs
+``python -m semiearth_startup install-hook``; ``pip install`` of the package
+installs no start-up code, so a GPU install gets none). The hook only inserts
 a meta path finder; the finder runs shim 1 just before
 ``torchvision._meta_registrations`` executes (after torchvision has tried to
 load its compiled ops, whose own ``_has_ops()`` decides) and supplies shim
@@ -64,10 +66,14 @@ Why this and not the alternatives:
   opt-in: applied by ``import semiearth`` (configs do it through
   ``custom_imports``), not by the start-up hook.
 
-Without the hook (``PYTHONPATH=projects`` instead of an install) ``import
-semiearth`` still installs the finder first, so importing semiearth first
-keeps working; any other first import then fails with upstream's message,
-and the fix is ``pip install --no-deps -e .`` (``bash tools/setup_env.sh``).
+Without the hook (a plain ``pip install`` of the package, or ``PYTHONPATH=
+projects``) ``import semiearth`` still installs the finder first, so
+importing semiearth first (as every tool and config does) keeps working; on
+the CPU stack any other first import then fails with upstream's message,
+and the fix is ``python -m semiearth_startup install-hook`` (``python -m
+semiearth_startup check`` says what an environment needs). On a GPU install
+with a matched torch/torchvision and full mmcv the finder finds nothing to
+patch.
 """
 import functools
 import os
@@ -209,8 +215,9 @@ def apply() -> None:
     global _APPLIED
     if _APPLIED:
         return
-    # shims 1 and 2: normally installed at interpreter start by the .pth
-    # hook; installing again is a no-op
+    # shims 1 and 2: on the CPU stack installed at interpreter start by the
+    # .pth hook (installing again is a no-op); without the hook (pip install
+    # of the package) from here on, which covers every import after semiearth
     semiearth_startup.install()
     _patch_mmengine_checkpoint_load()
     _patch_cpu_distributed()
