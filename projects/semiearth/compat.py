@@ -155,8 +155,9 @@ def safe_checkpoint_load(load, file, *args, **kwargs):
         what = f'the global {found.group(1)}' if found else 'an object outside the allowlist'
         name = file if isinstance(file, (str, os.PathLike)) else 'a checkpoint'
         raise UnsafeCheckpointError(
-            f"checkpoint '{name}' holds {what}, which is not among what MMEngine / mmseg "
-            'checkpoints hold; it was not loaded (unpickling it could run code). If you '
+            f"checkpoint '{name}' refused: unsafe content (it holds {what}, which is not "
+            'among what MMEngine / mmseg checkpoints hold; it was not loaded: unpickling it '
+            'could run code). If you '
             f'trust this file, list its path in {TRUSTED_ENV} (e.g. {TRUSTED_ENV}='
             f'{name} python tools/train.py ...) to load it with full pickle.') from None
 

@@ -26,8 +26,8 @@ import glob
 import json
 import os
 import os.path as osp
-import uuid
-from typing import Dict, Optional, Sequence, Tuple
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -35,8 +35,12 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from torch import Tensor
 
+from ..utils import atomic_save, atomic_write_text, is_partial
+
 CACHE_FORMAT = 2
 CALIBRATION_FILE = 'calibration.json'
+# a .partial file untouched this long belongs to a writer that was stopped
+LEFTOVER_AGE_S = 60.0
 FIX = ('re-run `python tools/precompute_vlm.py CONFIG` for this config (or train with '
        "model.purifier.evidence='auto', which computes what is missing)")
 
@@ -53,26 +57,11 @@ def downsample_evidence(probs: Tensor, factor: int) -> Tensor:
     return F.avg_pool2d(probs[None], factor, ceil_mode=True, count_include_pad=False)[0]
 
 
-def _write_atomic(path: str, write) -> None:
-    """``write(file)`` into a private temporary file, then rename it to
-    ``path``: readers see the old file or the whole new one, never a part,
-    and concurrent writers of the same path each rename a complete file."""
-    tmp = f'{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial'
-    try:
-        with open(tmp, 'wb') as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
 def write_map(cache_dir: str, img_path: str, probs: Tensor, factor: int) -> np.ndarray:
     """Store the (C, H, W) probabilities of one whole image, downsampled by
     ``factor``, as float16; returns what was stored."""
     arr = downsample_evidence(probs.detach().float().cpu(), factor).numpy().astype(np.float16)
-    _write_atomic(osp.join(cache_dir, cache_key(img_path) + '.npy'),
-                  lambda f: np.save(f, arr))
+    atomic_save(osp.join(cache_dir, cache_key(img_path) + '.npy'), lambda f: np.save(f, arr))
     return arr
 
 
@@ -99,22 +88,33 @@ def write_meta(cache_dir: str, fingerprint: str, class_keys: Sequence[str],
     meta = _settings(fingerprint, class_keys, downsample)
     if images is not None:
         meta['images'] = {k: list(v) for k, v in images.items()}
-    _write_atomic(osp.join(cache_dir, 'meta.json'),
-                  lambda f: f.write(json.dumps(meta, indent=1).encode()))
+    atomic_write_text(osp.join(cache_dir, 'meta.json'), json.dumps(meta, indent=1))
 
 
 def prepare_cache(cache_dir: str, fingerprint: str, class_keys: Sequence[str],
                   downsample: int, clear_stale: bool = False) -> int:
     """Make ``cache_dir`` a cache of these settings before maps are written.
 
-    A missing cache is created. A cache of other settings (VLM, classes,
-    downsampling) or without ``meta.json`` (an older or interrupted one) is
-    an error, or with ``clear_stale`` its maps and calibration are deleted
-    (they can never be read under these settings) and that is logged.
-    Returns the number of maps deleted.
+    A missing cache is created. Leftovers of writers that were killed
+    (``.partial`` files, never read) are removed and counted in the log. A
+    cache of other settings (VLM, classes, downsampling) or without
+    ``meta.json`` (an older or interrupted one) is an error, or with
+    ``clear_stale`` its maps and calibration are deleted (they can never be
+    read under these settings) and that is logged. Returns the number of
+    maps deleted.
+
+    Other ranks may already be writing when a rank calls it, so only
+    leftovers untouched for :data:`LEFTOVER_AGE_S` are removed (a map is
+    written in well under a second); a writer killed just before a restart
+    leaves its file to the next start.
     """
     settings = _settings(fingerprint, class_keys, downsample)
     os.makedirs(cache_dir, exist_ok=True)
+    leftovers = remove_leftovers(cache_dir)
+    if leftovers:
+        print_log(f"VLM evidence cache '{cache_dir}': removed {len(leftovers)} partial "
+                  f"file(s) left by writers that were stopped, e.g. "
+                  f"'{osp.basename(leftovers[0])}'", logger='current', level=30)
     meta = _read_meta(cache_dir)
     if _same_settings(meta, settings):
         return 0
@@ -135,6 +135,21 @@ def prepare_cache(cache_dir: str, fingerprint: str, class_keys: Sequence[str],
                   'for this one', logger='current', level=30)
     write_meta(cache_dir, fingerprint, class_keys, downsample)
     return len(maps)
+
+
+def remove_leftovers(cache_dir: str, min_age_s: Optional[float] = None) -> List[str]:
+    """Remove the ``.partial`` files of ``cache_dir`` untouched for
+    ``min_age_s`` seconds (default :data:`LEFTOVER_AGE_S`); return their paths."""
+    min_age_s = LEFTOVER_AGE_S if min_age_s is None else min_age_s
+    now, removed = time.time(), []
+    for path in sorted(glob.glob(osp.join(glob.escape(cache_dir), '*'))):
+        try:
+            if is_partial(path) and now - os.stat(path).st_mtime >= min_age_s:
+                os.remove(path)
+                removed.append(path)
+        except FileNotFoundError:  # its writer renamed or removed it meanwhile
+            continue
+    return removed
 
 
 def _describe(meta: Optional[dict]) -> str:
@@ -249,15 +264,6 @@ def _tap_box(c: Tensor, size: int, hi: bool = False) -> int:
     return int(min(size - 1, max(0, int(torch.floor(c.min())))))
 
 
-def load_cache_settings(purifier_cfg: dict) -> Tuple[str, int]:
-    """(cache_dir, downsample) of a VLMPurifyHead config."""
-    cache_dir: Optional[str] = purifier_cfg.get('cache_dir')
-    if not cache_dir:
-        raise ValueError('model.purifier.cache_dir is not set: the config has no '
-                         'place for cached VLM evidence')
-    return cache_dir, int(purifier_cfg.get('downsample', 1))
-
-
 def write_calibration(cache_dir: str, fingerprint: str, class_keys: Sequence[str],
                       labeled: Sequence[str], confusion: Tensor, pixels: Sequence[int]) -> None:
     """Store the VLM's confusion on the labeled set (``semiearth.vlm.calibration``), tied to
@@ -265,8 +271,7 @@ def write_calibration(cache_dir: str, fingerprint: str, class_keys: Sequence[str
     data = dict(format=CACHE_FORMAT, fingerprint=fingerprint, classes=list(class_keys),
                 labeled=sorted(labeled), confusion=confusion.tolist(),
                 pixels_per_class=[int(p) for p in pixels])
-    _write_atomic(osp.join(cache_dir, CALIBRATION_FILE),
-                  lambda f: f.write(json.dumps(data).encode()))
+    atomic_write_text(osp.join(cache_dir, CALIBRATION_FILE), json.dumps(data))
 
 
 def load_calibration(cache_dir: Optional[str], fingerprint: str,

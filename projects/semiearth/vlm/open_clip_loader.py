@@ -7,6 +7,7 @@ holding ``state_dict``, either with a ``module.`` prefix), or, for tests and
 timing only, an explicit ``random_init=True``.
 """
 import logging
+import pickle
 import os
 import os.path as osp
 import socket
@@ -96,6 +97,10 @@ def build_open_clip(model_name: str,
     return model, tokenizer
 
 
+class UnsafeVLMCheckpointError(ValueError):
+    """A VLM checkpoint holds objects a weights-only load refuses."""
+
+
 def load_local_weights(model: nn.Module, model_name: str, checkpoint: str) -> None:
     """Load a local checkpoint strictly; say whether a failure is a damaged
     file or another architecture (naming the file's, inferred from its
@@ -113,6 +118,12 @@ def load_local_weights(model: nn.Module, model_name: str, checkpoint: str) -> No
     try:
         state = open_clip.factory.load_state_dict(checkpoint, device='cpu', weights_only=True)
     except Exception as e:  # truncated / not a checkpoint: many error types
+        if isinstance(e, pickle.UnpicklingError) and 'Weights only load failed' in str(e):
+            raise UnsafeVLMCheckpointError(
+                f"VLM checkpoint '{checkpoint}' refused: unsafe content (it pickles objects "
+                'other than tensors, whose unpickling could run code; it was not loaded). '
+                'Fix: use a state-dict file of tensors (open_clip / RemoteCLIP / GeoRSCLIP '
+                'release one), or convert this file where you trust it.') from None
         if 'TorchScript' in str(e):
             raise ValueError(f"VLM checkpoint '{checkpoint}' is a TorchScript archive "
                              "(OpenAI's original release): use pretrained='openai', or a "

@@ -16,7 +16,9 @@ class LoadRSImageFromFile(LoadImageFromFile):
     file order, any C); other files with mmcv's decoder as in mmseg's
     ``LoadImageFromFile`` (PNG/JPEG come back in BGR). A file that cannot be
     decoded raises ``OSError`` naming the file and how to rebuild it, instead
-    of a bare decoder traceback.
+    of a bare decoder traceback; a float image with NaN / inf pixels raises
+    ``ValueError`` naming the file (one pass over the pixels of float images
+    only), rather than train on a NaN loss.
 
     Args:
         fix_hint: what to tell the user when a tile is unreadable.
@@ -39,7 +41,16 @@ class LoadRSImageFromFile(LoadImageFromFile):
         except Exception as e:  # decoder errors come in many types
             raise OSError(f"Cannot read image tile '{filename}' ({e}). "
                           f'Fix: {self.fix_hint}.') from e
+        if results is None:  # ignore_empty and the file is missing
+            return None
         img = results['img']
+        if img.dtype.kind == 'f' and not np.isfinite(img).all():
+            bad = int(img.size - np.count_nonzero(np.isfinite(img)))
+            raise ValueError(
+                f"Image tile '{filename}' has {bad} non-finite (NaN / inf) pixel value(s): "
+                'training on it gives a NaN loss. Fix: '
+                f'{self.fix_hint}, or replace them (e.g. by a nodata value whose label pixels '
+                'are 255); python tools/check_dataset.py CONFIG lists every such file.')
         if img.ndim == 2:
             img = img[..., None]
             results['img'] = img

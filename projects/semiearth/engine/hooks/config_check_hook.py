@@ -1,13 +1,15 @@
 """Check, before training or testing, the config mistakes that would
 otherwise train silently on wrong targets or crash deep in a step."""
+import difflib
+import inspect
 import os.path as osp
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Set, Tuple
 
-from mmengine.dist import is_main_process
-from mmengine.hooks import Hook
+from mmengine.dist import broadcast_object_list, is_main_process
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmseg.registry import HOOKS
+from mmseg.registry import HOOKS, LOOPS
 
 from ...datasets.dataset_check import check_datasets, expected_bands, raise_if_problems
 from ...vlm import check_class_names
@@ -39,6 +41,66 @@ def _decode_head(model):
     return None, None
 
 
+def _accepted_keys(cls) -> Optional[Set[str]]:
+    """The keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up
+    the classes that pass it on; None when they end somewhere unknown.
+    ``CheckpointHook`` passes its extra keys to ``Runner.save_checkpoint``."""
+    from mmengine.runner import Runner
+    keys: Set[str] = set()
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass) or klass is object:
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        keys |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            return keys
+        if klass is CheckpointHook:
+            return keys | set(inspect.signature(Runner.save_checkpoint).parameters)
+    return None
+
+
+def _components(cfg) -> Iterator[Tuple[str, dict, object]]:
+    """(config key, config, class) of every hook and loop of a config."""
+    for name, hook in (cfg.get('default_hooks') or {}).items():
+        if isinstance(hook, dict) and 'type' in hook:
+            yield f'default_hooks.{name}', hook, hook['type']
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if isinstance(hook, dict) and 'type' in hook:
+            yield f'custom_hooks[{i}]', hook, hook['type']
+    defaults = dict(train_cfg=None, val_cfg='ValLoop', test_cfg='TestLoop')
+    for key, default in defaults.items():
+        loop = cfg.get(key)
+        if isinstance(loop, dict):
+            if 'type' not in loop and key == 'train_cfg':
+                default = 'EpochBasedTrainLoop' if loop.get('by_epoch') else \
+                    'IterBasedTrainLoop'
+            yield key, loop, loop.get('type', default)
+
+
+def check_config_keys(cfg) -> None:
+    """Refuse keys that no hook or loop of ``cfg`` takes (a typo such as
+    ``default_hooks.checkpoint.max_keep_ckpt`` would otherwise fail at the
+    first save, or be ignored), naming each key and the closest valid one.
+    Call it before the runner is built (loops are built from their keys at
+    once); :class:`ConfigCheckHook` calls it before the run."""
+    problems = []
+    for where, comp, kind in _components(cfg):
+        registry = HOOKS if where.endswith(']') or where.startswith('default_hooks') else LOOPS
+        cls = registry.get(kind) if isinstance(kind, str) else kind
+        accepted = _accepted_keys(cls) if inspect.isclass(cls) else None
+        if accepted is None:
+            continue
+        internal = {'type', 'priority', 'by_epoch', 'runner', 'dataloader', 'evaluator'}
+        for key in sorted(set(comp) - accepted - internal):
+            near = difflib.get_close_matches(key, sorted(accepted - {'self'}), n=1)
+            hint = f'did you mean {where}.{near[0]}?' if near else \
+                f'{cls.__name__} takes {", ".join(sorted(accepted - {"self"}))}'
+            problems.append(f'{where}.{key}: {cls.__name__} has no argument {key!r} ({hint})')
+    if problems:
+        raise ValueError('unknown key(s) in the config, refused before training:\n  '
+                         + '\n  '.join(problems) + '\nFix: correct or remove them.')
+
+
 @HOOKS.register_module()
 class ConfigCheckHook(Hook):
     """Fail at the start of training (or testing) on a config that does not
@@ -63,8 +125,11 @@ class ConfigCheckHook(Hook):
     - the data itself (``check_data``): split files, every image and label
       of the train and val sets (the test set before testing), see
       :mod:`semiearth.datasets.dataset_check`; all problems are listed at
-      once, each with its file and fix. Results are cached in the work dir
-      by file size and time, so a restart is cheap.
+      once, each with its file and fix. Rank 0 checks, once per start, and
+      every rank gets the verdict; results are cached in the work dir by
+      file size and time, so a restart is cheap;
+    - before the run: every key of every hook and loop of the config
+      (:func:`check_config_keys`).
 
     Every config of the zoo has it (the schedules' ``custom_hooks``), as
     mmdet 2.x configs had ``NumClassCheckHook``.
@@ -75,6 +140,11 @@ class ConfigCheckHook(Hook):
 
     def __init__(self, check_data: bool = True) -> None:
         self.check_data = check_data
+
+    def before_run(self, runner) -> None:
+        cfg = getattr(runner, 'cfg', None)
+        if cfg is not None:
+            check_config_keys(cfg)
 
     def before_train(self, runner) -> None:
         self._check_classes(runner, runner.train_dataloader.dataset, 'train')
@@ -100,9 +170,13 @@ class ConfigCheckHook(Hook):
         cfg = getattr(runner, 'cfg', None)
         bands = expected_bands(cfg.model) if cfg is not None else None
         work_dir = getattr(runner, 'work_dir', None)
-        cache = osp.join(work_dir, '.dataset_check.json') \
-            if work_dir and is_main_process() else None
-        problems = check_datasets(splits, bands, cache)
+        # rank 0 checks (its cache makes a restart cheap); every rank gets the verdict
+        verdict: List = [None]
+        if is_main_process():
+            cache = osp.join(work_dir, '.dataset_check.json') if work_dir else None
+            verdict = [check_datasets(splits, bands, cache)]
+        broadcast_object_list(verdict, src=0)
+        problems = verdict[0]
         names = ' / '.join(s for s, _ in splits)
         raise_if_problems(problems, names)
         print_log(f'ConfigCheckHook: the data of {names} checked (split files, images, '
