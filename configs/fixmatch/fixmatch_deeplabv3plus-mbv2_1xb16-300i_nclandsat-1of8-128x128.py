@@ -1,20 +1,12 @@
 # FixMatch with an EMA teacher (UniMatch-V2's framework) on NC Landsat 1/8:
 # the supervised config's model, 8 labeled + 8 unlabeled tiles per batch.
 _base_ = [
-    '../_base_/models/deeplabv3plus_mobilenetv2.py',
+    '../_base_/models/fixmatch_deeplabv3plus_mobilenetv2.py',
     '../_base_/datasets/nc_landsat_semi.py',
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_adamw_poly_semi.py',
 ]
-model = dict(
-    _delete_=True,
-    type='SemiEarthSegmentor',
-    segmentor={{_base_.model}},
-    data_preprocessor={{_base_.data_preprocessor}},
-    semi_train_cfg=dict(sup_weight=0.5, unsup_weight=0.5, conf_thresh=0.95,
-                        cutmix_prob=0.5),
-    semi_test_cfg=dict(predict_on='teacher'),
-    purifier=None)
+model = dict(data_preprocessor={{_base_.data_preprocessor}})
 # A schedule of a few hundred iterations needs a shorter EMA window than
 # UniMatch-V2's 0.996 (a window of about 250 iterations): on NC Landsat val
 # (seed 0, 400 iterations) the teacher had 13.9 mIoU at iteration 200 with

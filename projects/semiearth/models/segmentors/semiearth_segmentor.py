@@ -1,6 +1,7 @@
 """Teacher-student semi-supervised wrapper around any mmseg EncoderDecoder."""
 import copy
-from typing import Dict, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -12,32 +13,59 @@ from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
 from ...utils import step_generator
-from ..utils import SelfAdaptiveThreshold, cutmix, pseudo_label_stats, random_cutmix_boxes
+from ..utils import (SelfAdaptiveThreshold, cutmix, pseudo_label_stats, random_cutmix_boxes,
+                     take_batch)
 
+# Every key of semi_train_cfg, with its default. The configs spell them out
+# in configs/_base_/models/semi_fixmatch.py (tests keep the two equal).
 DEFAULT_TRAIN_CFG = dict(
     sup_weight=0.5,          # UniMatch-V2: (L_sup + L_unsup) / 2
-    unsup_weight=0.5,        # 0 switches the unsupervised loss off
+    unsup_weight=0.5,        # weight of the whole unsupervised part (a method
+                             # splits it over its terms); 0 switches it off
     conf_thresh=0.95,        # keep pseudo-labels with max softmax >= this, in [0, 1)
     adaptive_thresh=None,    # dict(decay=...): class-wise self-adaptive
                              # thresholds (FreeMatch) instead of conf_thresh
-    cutmix_prob=0.5,         # per unlabeled image
+    cutmix_prob=0.5,         # per unlabeled image (and per strong view)
     cutmix_area=(0.02, 0.4),
     cutmix_ratio=(0.3, 1 / 0.3),
 )
 
 
-def take_batch(feats, n: int):
-    """The first ``n`` samples of every tensor in a (nested) list / tuple of
-    backbone features, e.g. DINOv2's ``[(map, cls_token), ...]`` pairs."""
-    if torch.is_tensor(feats):
-        return feats[:n]
-    return type(feats)(take_batch(f, n) for f in feats)
+@dataclass
+class PseudoLabels:
+    """The targets a method's unsupervised losses use, before CutMix.
+
+    ``label``/``conf`` are what the purifier returned (the argmax / max
+    probability when there is none); ``before`` holds the unpurified pair
+    when a purifier ran; ``log`` the purifier's own diagnostics."""
+    label: Tensor
+    conf: Tensor
+    valid: Tensor
+    before: Optional[Tuple[Tensor, Tensor]] = None
+    log: Dict[str, Tensor] = field(default_factory=dict)
+
+    def take(self, start: int, stop: int) -> 'PseudoLabels':
+        """Samples ``start:stop`` (the purifier's log stays whole)."""
+        before = None if self.before is None else \
+            tuple(t[start:stop] for t in self.before)
+        return PseudoLabels(self.label[start:stop], self.conf[start:stop],
+                            self.valid[start:stop], before, self.log)
 
 
 @MODELS.register_module()
 class SemiEarthSegmentor(BaseSegmentor):
-    """FixMatch with an EMA teacher (UniMatch-V2), with a pseudo-label
-    purifier slot: SemiEarth when ``purifier`` is set, FixMatch when None.
+    """Teacher-student semi-supervised segmentor with one pseudo-label
+    purifier slot for every semi-supervised method.
+
+    ``semi_method`` chooses the training step (a registered method:
+    ``FixMatch`` with an EMA teacher as in UniMatch-V2, the default;
+    ``UniMatchV2``; ``UniMatch``; see ``semiearth.models.semi_methods``).
+    This class holds what every method shares, written once: the models,
+    the teacher's / online model's probabilities, the valid mask, the
+    threshold, the purifier call (:meth:`pseudo_labels`), CutMix of a strong
+    view and its targets (:meth:`mix`), the supervised and the masked
+    unsupervised loss (:meth:`sup_loss`, :meth:`unsup_loss`), diagnostics
+    and rank-mean logging. SemiEarth is any method with ``purifier`` set.
 
     ``student`` and ``teacher`` are two copies of the wrapped segmentor (any
     :class:`mmseg.models.EncoderDecoder` config). Only the student is
@@ -45,8 +73,9 @@ class SemiEarthSegmentor(BaseSegmentor):
     in eval mode, and never receives a gradient.
 
     Training batches come from :class:`SemiSegDataPreProcessor` as branches
-    ``sup`` (labeled), ``unsup_weak`` and ``unsup_strong`` (two views of the
-    same unlabeled images with identical geometry). See :meth:`loss`.
+    ``sup`` (labeled), ``unsup_weak`` and ``unsup_strong`` (views of the
+    same unlabeled images with identical geometry; ``unsup_strong2`` too
+    for methods with two strong views). See the method's ``loss``.
 
     A plain mmseg checkpoint (``backbone.*``, ``decode_head.*``) given as
     ``load_from`` loads into both student and teacher; SemiEarth checkpoints
@@ -54,16 +83,19 @@ class SemiEarthSegmentor(BaseSegmentor):
 
     Args:
         segmentor: config of the wrapped mmseg segmentor.
+        semi_method: config of the training step, e.g.
+            ``dict(type='UniMatchV2')``; None is ``dict(type='FixMatch')``.
         semi_train_cfg: ``sup_weight``, ``unsup_weight``, ``conf_thresh``,
             ``adaptive_thresh``, ``cutmix_prob``, ``cutmix_area``,
-            ``cutmix_ratio`` (defaults and meaning in ``DEFAULT_TRAIN_CFG``).
+            ``cutmix_ratio`` (defaults and meaning in ``DEFAULT_TRAIN_CFG``,
+            spelled out in ``configs/_base_/models/semi_fixmatch.py``).
         semi_test_cfg: ``predict_on``: ``'teacher'`` (default) or ``'student'``.
         purifier: config of a pseudo-label purifier (:class:`VLMPurifyHead`),
             or None (FixMatch). It is called as ``purifier(probs, inputs,
             img_metas, src_coords, thresh)`` with the teacher's softmax
             ``(B, C, H, W)`` on the weak view ``inputs``, the views' meta
             dicts, their source coordinates (or None) and the threshold each
-            teacher pseudo-label must pass (``(B, H, W)``, from
+            pseudo-label must pass (``(B, H, W)``, from
             :meth:`thresholds`), and returns ``(label, confidence,
             log_dict)``. It never sees ground truth.
         data_preprocessor: a :class:`SemiSegDataPreProcessor` config. None
@@ -77,6 +109,7 @@ class SemiEarthSegmentor(BaseSegmentor):
 
     def __init__(self,
                  segmentor: ConfigType,
+                 semi_method: OptConfigType = None,
                  semi_train_cfg: OptConfigType = None,
                  semi_test_cfg: OptConfigType = None,
                  purifier: OptConfigType = None,
@@ -109,6 +142,7 @@ class SemiEarthSegmentor(BaseSegmentor):
         self.teacher: EncoderDecoder = MODELS.build(copy.deepcopy(segmentor))
         self.teacher.requires_grad_(False)
         self.purifier = MODELS.build(purifier) if purifier else None
+        self.semi_method = MODELS.build(semi_method or dict(type='FixMatch'))
         if hasattr(self.purifier, 'check_input_normalization') and \
                 hasattr(self.data_preprocessor, 'mean') and self.data_preprocessor.mean is not None:
             self.purifier.check_input_normalization(
@@ -135,72 +169,110 @@ class SemiEarthSegmentor(BaseSegmentor):
     # ------------------------------------------------------------------ train
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> Dict[str, Tensor]:
-        """The SemiEarth / FixMatch training step, top to bottom."""
-        cfg = self.semi_train_cfg
-        self._check_branches(inputs)
-        x_sup, x_weak, x_strong = inputs['sup'], inputs['unsup_weak'], inputs['unsup_strong']
-        weak_samples = data_samples['unsup_weak']
-        losses = {}
+        """One training step of the configured method (``semi_method``)."""
+        self._check_branches(inputs, self.semi_method.branches)
+        return self.semi_method.loss(self, inputs, data_samples)
 
-        # 1. Teacher pseudo-labels on the weak view (eval mode, no gradient).
-        with torch.no_grad():
-            probs = self._teacher_probs(x_weak)
-            conf, label = probs.max(dim=1)
-        valid = self._valid_mask(weak_samples, x_weak)
+    # -- the parts every method shares (called by the methods' ``loss``)
+    def pseudo_labels(self, probs: Tensor, x_weak: Tensor,
+                      weak_samples: SampleList) -> PseudoLabels:
+        """Pseudo-labels from ``probs`` (softmax on the weak view, no
+        gradient), through the purifier when there is one.
+
+        ``probs`` may hold k stacked predictions of the same ``B`` weak
+        images (``(k * B, C, H, W)``, UniMatch: train- and eval-mode); the
+        purifier is still called once, with the images and their meta
+        repeated. It sees the model's output, the images, their meta and
+        the threshold each pixel must pass, never a label."""
+        repeat = probs.shape[0] // x_weak.shape[0]
+        valid = self._valid_mask(weak_samples, x_weak).repeat(repeat, 1, 1)
         if self.adaptive_thresh is not None:
             self.adaptive_thresh.update(probs, valid)
+        conf, label = probs.max(dim=1)
+        if self.purifier is None:
+            return PseudoLabels(label, conf, valid)
+        coords = self._pixel_field(weak_samples, 'src_coords')
+        purified, purified_conf, log = self.purifier(
+            probs, x_weak.repeat(repeat, 1, 1, 1),
+            [s.metainfo for s in weak_samples] * repeat,
+            None if coords is None else coords.repeat(repeat, 1, 1, 1),
+            self.thresholds(label))
+        return PseudoLabels(purified, purified_conf, valid, (label, conf), log)
 
-        # 2. Purifier: VLM evidence corrects labels / confidences (SemiEarth).
-        #    It sees the teacher's output, the images, their meta and the
-        #    threshold each pixel must pass, never a label.
-        if self.purifier is not None:
-            label_before, conf_before = label, conf
-            label, conf, purify_log = self.purifier(
-                probs, x_weak, [s.metainfo for s in weak_samples],
-                self._pixel_field(weak_samples, 'src_coords'), self.thresholds(label))
-            losses.update(purify_log)
-
-        # 3. CutMix the strong views, and their targets with the same boxes
-        #    (a box per sample and rank, see step_rng).
+    def mix(self, x_strong: Tensor, targets: PseudoLabels, purpose: str = 'cutmix',
+            pasted: Optional[PseudoLabels] = None) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """CutMix of a strong view and its targets with one box per sample
+        (drawn from ``step_generator(purpose)``: a function of seed, rank,
+        iteration and purpose, so each strong view has its own boxes).
+        Inside image i's box the image and its label, confidence and valid
+        mask all come from its partner (the batch rolled by one); from
+        ``pasted`` (the partner's targets of another pass) when given.
+        Returns ``(x_mixed, label, conf, valid)``."""
+        cfg = self.semi_train_cfg
         b, _, h, w = x_strong.shape
         boxes = random_cutmix_boxes(b, h, w, cfg['cutmix_prob'], cfg['cutmix_area'],
-                                    cfg['cutmix_ratio'], generator=step_generator('cutmix'),
+                                    cfg['cutmix_ratio'], generator=step_generator(purpose),
                                     device=x_strong.device)
         partner = torch.roll(torch.arange(b, device=x_strong.device), 1)
-        x_strong, label_mix, conf_mix, valid_mix = cutmix(
-            boxes, partner, (x_strong, label, conf, valid))
+        src = pasted or targets
+        return cutmix(boxes, partner, (x_strong, targets.label, targets.conf, targets.valid),
+                      (x_strong, src.label, src.conf, src.valid))
 
-        # 4. Confidence threshold (fixed, or class-wise self-adaptive).
-        accept = self.accept(label_mix, conf_mix, valid_mix)
-
-        # 5. Student forward on labeled + strong views together (shared BN).
-        feats = self.student.extract_feat(torch.cat([x_sup, x_strong]))
-        logits = self.student.decode_head(feats)
-        n = x_sup.shape[0]
-        logits_sup, logits_strong = logits[:n], logits[n:]
-
-        # 6. Supervised loss, as the wrapped segmentor computes it.
-        sup = self.student.decode_head.loss_by_feat(logits_sup, data_samples['sup'])
+    def sup_loss(self, feats, logits_sup: Tensor, samples: SampleList) -> Dict[str, Tensor]:
+        """The supervised loss as the wrapped segmentor computes it (decode
+        head, and auxiliary head on the labeled part of ``feats``), times
+        ``sup_weight``; keys ``sup.*``."""
+        n = logits_sup.shape[0]
+        sup = self.student.decode_head.loss_by_feat(logits_sup, samples)
         if self.student.with_auxiliary_head:
             sup.update(self.student._auxiliary_head_forward_train(
-                take_batch(feats, n), data_samples['sup']))
-        losses.update(self._scaled('sup.', sup, cfg['sup_weight']))
+                take_batch(feats, n), samples))
+        return self._scaled('sup.', sup, self.semi_train_cfg['sup_weight'])
 
-        # 7. Unsupervised loss: CE on accepted pixels / all valid pixels.
-        logits_strong = resize(logits_strong, size=(h, w), mode='bilinear',
-                               align_corners=self.align_corners)
-        ce = F.cross_entropy(logits_strong, label_mix, reduction='none')
-        loss_u = (ce * accept).sum() / valid_mix.sum().clamp(min=1)
-        losses['unsup.loss_ce'] = loss_u * cfg['unsup_weight']
+    def unsup_loss(self, logits: Tensor, label: Tensor, conf: Tensor,
+                   valid: Tensor) -> Tensor:
+        """UniMatch-V2's masked CE: summed over accepted pixels (valid and
+        ``conf >= threshold``), divided by the valid pixels. Unweighted."""
+        logits = resize(logits, size=label.shape[-2:], mode='bilinear',
+                        align_corners=self.align_corners)
+        ce = F.cross_entropy(logits, label, reduction='none')
+        return (ce * self.accept(label, conf, valid)).sum() / valid.sum().clamp(min=1)
 
-        # 8. Diagnostics (logged, never part of a loss).
-        losses.update(self._diagnostics(label, conf, valid, weak_samples))
-        if self.purifier is not None:
-            losses.update(self._diagnostics(label_before, conf_before, valid,
-                                            weak_samples, prefix='pseudo_before.'))
-            losses.update(self._purify_changes(label_before, conf_before, label,
-                                               conf, valid))
-        return losses
+    def diagnostics(self, targets: PseudoLabels, samples: SampleList) -> Dict[str, Tensor]:
+        """Logged, never part of a loss: share of accepted pixels,
+        pseudo-label accuracy (where the unlabeled images have ground
+        truth), the purifier's log, and before/after purification."""
+        log = dict(targets.log)
+        label, conf, valid = targets.label, targets.conf, targets.valid
+        log.update(self._diagnostics(label, conf, valid, samples))
+        if targets.before is not None:
+            label_before, conf_before = targets.before
+            log.update(self._diagnostics(label_before, conf_before, valid,
+                                         samples, prefix='pseudo_before.'))
+            log.update(self._purify_changes(label_before, conf_before, label,
+                                            conf, valid))
+        return log
+
+    def online_probs(self, x: Tensor) -> Tensor:
+        """The student's softmax on ``x`` in eval mode, no gradient (UniMatch
+        labels its CutMix partners this way); the student's mode is put
+        back afterwards."""
+        was_training = self.student.training
+        self.student.eval()
+        try:
+            with torch.no_grad():
+                return self.probs(self.student, x)
+        finally:
+            self.student.train(was_training)
+
+    def probs(self, model: EncoderDecoder, x: Tensor, logits: Optional[Tensor] = None) -> Tensor:
+        """Softmax of ``model``'s logits on ``x`` (computed unless given),
+        resized to the input size."""
+        if logits is None:
+            logits = model.decode_head(model.extract_feat(x))
+        logits = resize(logits, size=x.shape[2:], mode='bilinear',
+                        align_corners=self.align_corners)
+        return logits.softmax(dim=1)
 
     def thresholds(self, label: Tensor) -> Tensor:
         """The confidence each pseudo-label ``label`` (B, H, W) needs to
@@ -217,10 +289,8 @@ class SemiEarthSegmentor(BaseSegmentor):
         return (conf >= self.thresholds(label)) & valid
 
     def _teacher_probs(self, x: Tensor) -> Tensor:
-        logits = self.teacher.decode_head(self.teacher.extract_feat(x))
-        logits = resize(logits, size=x.shape[2:], mode='bilinear',
-                        align_corners=self.align_corners)
-        return logits.softmax(dim=1)
+        """The EMA teacher's softmax on ``x`` (call under ``no_grad``)."""
+        return self.probs(self.teacher, x)
 
     @staticmethod
     def _pixel_field(samples: SampleList, field: str) -> Optional[Tensor]:
@@ -281,16 +351,17 @@ class SemiEarthSegmentor(BaseSegmentor):
     def _scaled(prefix: str, losses: dict, weight: float) -> dict:
         return {prefix + k: (v * weight if 'loss' in k else v) for k, v in losses.items()}
 
-    @staticmethod
-    def _check_branches(inputs) -> None:
-        missing = [b for b in ('sup', 'unsup_weak', 'unsup_strong')
-                   if not isinstance(inputs, dict) or b not in inputs]
+    def _check_branches(self, inputs, branches: Sequence[str]) -> None:
+        missing = [b for b in branches if not isinstance(inputs, dict) or b not in inputs]
         if missing:
+            two = ' Two strong views (unsup_strong2) come from the *_semi-2strong dataset ' \
+                'configs.' if 'unsup_strong2' in missing else ''
             raise ValueError(
-                f'training batch lacks branches {missing}: every batch needs '
-                'labeled and unlabeled samples. Use sampler=dict(type='
-                "'SemiSampler', batch_size=B, num_labeled=L) with the dataloader's "
-                'batch_size = B, MultiBranch pipelines and SemiSegDataPreProcessor.')
+                f'training batch lacks branches {missing} that {type(self.semi_method).__name__} '
+                'needs: every batch needs labeled and unlabeled samples. Use '
+                "sampler=dict(type='SemiSampler', batch_size=B, num_labeled=L) with the "
+                "dataloader's batch_size = B, MultiBranch pipelines and "
+                'SemiSegDataPreProcessor.' + two)
 
     def train(self, mode: bool = True) -> 'SemiEarthSegmentor':
         super().train(mode)

@@ -35,7 +35,8 @@ def random_cutmix_boxes(batch_size: int, height: int, width: int,
     return boxes if device is None else boxes.to(device)
 
 
-def cutmix(boxes: Tensor, partner: Tensor, tensors: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+def cutmix(boxes: Tensor, partner: Tensor, tensors: Sequence[Tensor],
+           sources: Optional[Sequence[Tensor]] = None) -> Tuple[Tensor, ...]:
     """Paste, inside each image's box, the same pixels of its partner image.
 
     Images, pseudo-labels, confidences and masks are mixed with the same box,
@@ -45,9 +46,12 @@ def cutmix(boxes: Tensor, partner: Tensor, tensors: Sequence[Tensor]) -> Tuple[T
         boxes: ``(B, H, W)`` bool, from :func:`random_cutmix_boxes`.
         partner: ``(B,)`` index of the image pasted into each image.
         tensors: tensors of shape ``(B, H, W)`` or ``(B, C, H, W)``.
+        sources: where the pasted pixels come from, one per tensor (default:
+            the tensors themselves). UniMatch pastes targets that another
+            pass (the model in eval mode) predicted for the partner images.
     """
     out = []
-    for t in tensors:
+    for t, src in zip(tensors, sources or tensors):
         m = boxes if t.dim() == 3 else boxes[:, None]
-        out.append(torch.where(m, t[partner], t))
+        out.append(torch.where(m, src[partner], t))
     return tuple(out)
