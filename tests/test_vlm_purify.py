@@ -240,7 +240,7 @@ def test_calibrated_rule_needs_its_calibration():
     probs = torch.full((1, C, 2, 2), 1 / C)
     with pytest.raises(RuntimeError, match='precompute_vlm.py'):
         rule(probs, probs, torch.ones(1, 2, 2, dtype=torch.bool), _thresh(0.95, (1, 2, 2)))
-    rule.set_confusion(torch.eye(3))
+    rule = CalibratedPurifyRule(torch.eye(3))
     with pytest.raises(ValueError, match='for 6 classes'):
         rule(probs, probs, torch.ones(1, 2, 2, dtype=torch.bool), _thresh(0.95, (1, 2, 2)))
 

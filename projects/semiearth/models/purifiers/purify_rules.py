@@ -8,7 +8,10 @@ probabilities ``evidence`` (B, C, H, W) for the same pixels,
 student (the segmentor's threshold: fixed or self-adaptive; a rule never
 carries a copy of it). It returns ``(label, conf)`` (B, H, W); the
 segmentor's threshold is applied afterwards. Rules are pure tensor
-functions: no gradient, no ground truth, no state.
+functions: no gradient, no ground truth, and no state that changes: every
+parameter is fixed at construction. :class:`CalibratedPurifyRule` without a
+confusion matrix cannot be called; :class:`VLMPurifyHead` builds a new one
+with the measured matrix before its first use.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -166,7 +169,8 @@ class CalibratedPurifyRule:
 
     The VLM's reliability is measured where the truth is known: on the
     labeled images, ``confusion[k, j] = P(VLM says j | true class k)``
-    (:func:`semiearth.vlm.calibration.calibrate`, written by ``tools/precompute_vlm.py`` and set by
+    (:func:`semiearth.vlm.calibration.calibrate`, written by
+    ``tools/precompute_vlm.py`` or :class:`VLMEvidenceHook`, given by
     :class:`VLMPurifyHead`). On the pixels the teacher would reject (``c <
     thresh``, the segmentor's threshold) that have evidence, with ``j`` the
     VLM's class there::
@@ -184,16 +188,15 @@ class CalibratedPurifyRule:
     labeled set shows it deserves.
 
     Args:
-        confusion: ``(C, C)`` matrix, or None until :meth:`set_confusion`.
+        confusion: ``(C, C)`` matrix, or None in a config (the purifier
+            then builds the rule again with the measured matrix).
     """
 
     needs_calibration = True
 
     def __init__(self, confusion: Optional[Sequence[Sequence[float]]] = None) -> None:
-        self.confusion = None if confusion is None else torch.as_tensor(confusion).float()
-
-    def set_confusion(self, confusion: Tensor) -> None:
-        self.confusion = torch.as_tensor(confusion).float()
+        self.confusion = None if confusion is None else \
+            torch.as_tensor(confusion, dtype=torch.float32)
 
     @torch.no_grad()
     def __call__(self, probs: Tensor, evidence: Tensor, has_evidence: Tensor,

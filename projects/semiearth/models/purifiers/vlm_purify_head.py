@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from ...vlm import DenseCLIP, resolve_class_names
 from ...vlm.evidence_cache import EvidenceCache, load_calibration, prepare_cache, write_map
+from .decision_record import DecisionRecorder, build_records, save_record
 
 EVIDENCE_SOURCES = ('auto', 'cached', 'online')
 #: ``image_source(img_path)``: the whole image, normalised as the segmentor
@@ -64,11 +65,17 @@ class VLMPurifyHead(nn.Module):
         cache_dir: the cache directory (``'auto'`` and ``'cached'``; also
             where ``tools/precompute_vlm.py`` writes).
         downsample: the cache stores maps downsampled by this factor.
+        record: off (None, default), or the arguments of
+            :class:`DecisionRecorder` (``interval``, ``num_images``,
+            ``images``, ``out_dir``): every ``interval`` iterations, one
+            ``.npz`` per sampled image with each pixel's teacher label and
+            confidence, evidence, the rule's decision and the final label
+            (:mod:`.decision_record`).
     """
 
     def __init__(self, vlm: dict, rule: dict = dict(type='PoEPurifyRule'),
                  evidence: str = 'auto', cache_dir: Optional[str] = None,
-                 downsample: int = 1) -> None:
+                 downsample: int = 1, record: Optional[dict] = None) -> None:
         super().__init__()
         if evidence not in EVIDENCE_SOURCES:
             raise ValueError(f'evidence must be one of {EVIDENCE_SOURCES}, got {evidence!r}')
@@ -78,7 +85,9 @@ class VLMPurifyHead(nn.Module):
         self.vlm_cfg = dict(vlm)
         self.class_keys, _ = resolve_class_names(self.vlm_cfg['class_names'])
         self.fingerprint = DenseCLIP.settings_fingerprint(**self.vlm_cfg)
+        self.rule_cfg = dict(rule)
         self.rule = MODELS.build(rule)
+        self.recorder = DecisionRecorder(**record) if record else None
         self.evidence, self.cache_dir, self.downsample = evidence, cache_dir, downsample
         # Kept out of the module tree: the frozen VLM is not part of the
         # segmentor's state (checkpoints, EMA, optimizer, DDP), and cached
@@ -183,7 +192,33 @@ class VLMPurifyHead(nn.Module):
         ``thresh`` (B, H, W) is the confidence each teacher pseudo-label needs
         to supervise the student (the segmentor's, passed on to the rule)."""
         evidence, has_evidence = self.get_evidence(inputs, img_metas, src_coords)
-        return self.purify(probs, evidence, has_evidence, thresh)
+        result = self.purify(probs, evidence, has_evidence, thresh)
+        if self.recorder is not None:
+            self.record(probs, evidence, has_evidence, thresh, result, img_metas, src_coords)
+        return result
+
+    @torch.no_grad()
+    def record(self, probs: Tensor, evidence: Tensor, has_evidence: Tensor, thresh: Tensor,
+               result: PurifyResult, img_metas: Sequence[dict],
+               src_coords: Optional[Tensor]) -> List[str]:
+        """Write the decision record of the views :class:`DecisionRecorder`
+        picks at this iteration; returns the files written."""
+        paths = [m['img_path'] for m in img_metas]
+        picked = self.recorder.due(paths)
+        if not picked:
+            return []
+        idx = torch.tensor(picked, device=probs.device)
+        evidence = evidence.to(probs.dtype)
+        records = build_records(
+            probs[idx], evidence[idx], self.gate(evidence, has_evidence)[idx], thresh[idx],
+            result.label[idx], result.conf[idx],
+            None if src_coords is None else src_coords[idx])
+        iteration, written = self.recorder.iteration(), []
+        for i, arrays in zip(picked, records):
+            written.append(self.recorder.path(paths[i], iteration))
+            save_record(written[-1], arrays, paths[i], iteration, repr(self.rule),
+                        self.class_keys)
+        return written
 
     def gate(self, evidence: Tensor, has_evidence: Tensor) -> Tensor:
         """Pixels with usable evidence: where the VLM's best probability is
@@ -207,7 +242,11 @@ class VLMPurifyHead(nn.Module):
         evidence = evidence.to(probs.dtype)
         has_evidence = self.gate(evidence, has_evidence)
         if getattr(self.rule, 'needs_calibration', False) and self.rule.confusion is None:
-            self.rule.set_confusion(torch.tensor(self.calibration()['confusion']))
+            # the rule is built again with its measured confusion (rules are
+            # immutable); the calibration exists only once the hook or
+            # tools/precompute_vlm.py has measured it, after __init__
+            self.rule = MODELS.build(dict(self.rule_cfg,
+                                          confusion=self.calibration()['confusion']))
         label, conf = self.rule(probs, evidence, has_evidence, thresh)
         # max(dim=1) rather than argmax: the latter is several times slower on CPU
         agree = (evidence.max(dim=1).indices == probs.max(dim=1).indices) & has_evidence
