@@ -12,7 +12,8 @@ from mmengine.logging import MessageHub
 
 from conftest import FIXMATCH_CONFIG, ROOT, data_options, run_tool
 from semiearth.engine import SafeCheckpointHook
-from semiearth.engine.hooks.safe_checkpoint_hook import (checkpoint_problem,
+from semiearth.engine.hooks.safe_checkpoint_hook import (CheckpointResumeError,
+                                                         checkpoint_problem,
                                                          repair_last_checkpoint)
 
 
@@ -64,7 +65,7 @@ class _FakeRunner:
 def _hook(work_dir, keep=1):
     hook = SafeCheckpointHook(interval=2, by_epoch=False, max_keep_ckpts=keep)
     hook.out_dir, hook.file_backend = str(work_dir), LocalBackend()
-    hook.keep_ckpt_ids = collections.deque()
+    hook.keep_ckpt_ids = collections.deque(maxlen=keep)  # as MMEngine's before_train
     return hook
 
 
@@ -81,10 +82,13 @@ def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path):
     assert checkpoint_problem(str(tmp_path / 'iter_4.pth')) is None
     assert not (tmp_path / 'iter_6.pth').exists()
     assert _pointer(tmp_path) == str(tmp_path / 'iter_4.pth')
-    assert (tmp_path / '.iter_6.pth.partial').exists()
+    # an exception removes its partial file; a SIGKILL leaves it to the next start
+    assert sorted(os.listdir(tmp_path)) == ['iter_4.pth', 'last_checkpoint']
+    _ckpt(tmp_path / 'iter_6.pth.4242.0123abcd.partial')
     notes = repair_last_checkpoint(str(tmp_path))
-    assert not (tmp_path / '.iter_6.pth.partial').exists()
-    assert any('.iter_6.pth.partial' in n and 'did not complete' in n for n in notes)
+    assert not (tmp_path / 'iter_6.pth.4242.0123abcd.partial').exists()
+    assert any('iter_6.pth.4242.0123abcd.partial' in n and 'did not complete' in n
+               for n in notes)
     assert _pointer(tmp_path) == str(tmp_path / 'iter_4.pth')
     # a complete save prunes only afterwards
     hook._save_checkpoint_with_step(_FakeRunner(tmp_path), 8, {})
@@ -106,18 +110,22 @@ def test_repair_falls_back_to_the_newest_complete_checkpoint(tmp_path):
     assert repair_last_checkpoint(str(tmp_path)) == []
 
 
-def test_no_complete_checkpoint_is_reported_not_silent(tmp_path):
+def test_no_complete_checkpoint_stops_a_resume_unless_asked_to_start_over(tmp_path):
     _ckpt(tmp_path / 'iter_2.pth')
     _truncate(tmp_path / 'iter_2.pth')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_2.pth'))
-    notes = repair_last_checkpoint(str(tmp_path))
+    with pytest.raises(CheckpointResumeError, match=r'(?s)iter_2.pth, which is incomplete'
+                       r'.*did not start over.*start_over=True'):
+        repair_last_checkpoint(str(tmp_path), stop=True)
+    assert _pointer(tmp_path) == str(tmp_path / 'iter_2.pth')  # nothing changed
+    notes = repair_last_checkpoint(str(tmp_path))  # asked to start over
     assert not (tmp_path / 'last_checkpoint').exists()
     assert 'starts from the beginning' in notes[-1]
-    # killed during the very first write: only a partial file
+    # killed during the very first write: only a partial file, nothing to lose
     first = tmp_path / 'first'
     first.mkdir()
-    _ckpt(first / '.iter_2.pth.partial')
-    notes = repair_last_checkpoint(str(first))
+    _ckpt(first / 'iter_2.pth.77.0badf00d.partial')
+    notes = repair_last_checkpoint(str(first), stop=True)
     assert len(notes) == 2 and 'starts from the beginning' in notes[-1]
 
 
@@ -189,14 +197,15 @@ def test_kill_minus_9_then_resume_is_bit_exact(tmp_path, nc_data, mbv2_ms6):
         _train(_config(tmp_path, name, at=at, mid_write=mid_write), work, nc_data,
                mbv2_ms6, workers, expect_kill=True)
         if mid_write:
-            assert (work / '.iter_4.pth.partial').exists()
+            assert [n for n in os.listdir(work) if n.startswith('iter_4.pth.')
+                    and n.endswith('.partial')]
             assert _pointer(work) == str(work / 'iter_2.pth')
         proc = _train(_config(tmp_path, 'plain'), work, nc_data, mbv2_ms6, workers,
                       resume=True)
         log = proc.stdout + proc.stderr
         assert 'resumed' in log.lower() and 'iter_2.pth' in log
         if mid_write:
-            assert '.iter_4.pth.partial' in log and 'did not complete' in log
+            assert 'iter_4.pth.' in log and '.partial' in log and 'did not complete' in log
         got = _final_state(work)
         assert got.keys() == reference.keys()
         differ = [k for k in reference if not torch.equal(got[k], reference[k])]

@@ -6,17 +6,15 @@ if there is any.
     python tools/check_dataset.py CONFIG [--cfg-options KEY=VALUE ...]
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
-import semiearth  # noqa: E402,F401
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmseg.registry import DATASETS  # noqa: E402
+import semiearth  # noqa: F401  (shims + registration before mmseg is used)
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS
 
-from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
-from semiearth.datasets.dataset_check import check_datasets, expected_bands  # noqa: E402
+from semiearth.apis.cli import CfgOptionsAction
+from semiearth.datasets.dataset_check import check_datasets, decode_split_of, expected_bands
 
 
 def main(argv=None) -> int:
@@ -29,8 +27,10 @@ def main(argv=None) -> int:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    splits = [(split, DATASETS.build(cfg[f'{split}_dataloader'].dataset))
-              for split in ('train', 'val', 'test') if cfg.get(f'{split}_dataloader')]
+    present = [s for s in ('train', 'val', 'test') if cfg.get(f'{s}_dataloader')]
+    for split in present:
+        decode_split_of(cfg[f'{split}_dataloader'].dataset)
+    splits = [(split, DATASETS.build(cfg[f'{split}_dataloader'].dataset)) for split in present]
     problems = check_datasets(splits, expected_bands(cfg.model), args.cache)
     for problem in problems:
         print(f'- {problem}')

@@ -148,6 +148,24 @@ def read_split_lines(ann_file: str) -> List[str]:
             'image name a line; names with non-ASCII characters re-encoded).') from None
 
 
+def decode_split_of(dataset_cfg) -> None:
+    """Decode the local split file a dataset config names (``ann_file``,
+    under ``data_root``; the parts of a ``SemiDataset`` config too) before
+    the dataset is built: MMEngine's reader raises a bare
+    ``UnicodeDecodeError`` naming no file, this raises
+    :class:`SplitFileError` naming it."""
+    if not isinstance(dataset_cfg, dict):
+        return
+    for part in ('labeled', 'unlabeled'):
+        decode_split_of(dataset_cfg.get(part))
+    ann, root = dataset_cfg.get('ann_file'), dataset_cfg.get('data_root')
+    if not ann or not isinstance(ann, str):
+        return
+    path = osp.join(root, ann) if root and not osp.isabs(ann) else ann
+    if osp.isfile(path):
+        read_split_lines(path)
+
+
 def split_duplicates(ann_file: str) -> Dict[str, List[int]]:
     """Names listed more than once in a split file -> their line numbers."""
     lines = defaultdict(list)

@@ -9,6 +9,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from ..utils.step_rng import forked_rng
+from .dataset_check import decode_split_of
 
 SPLITS_FIX = ('write the lists for this data (for data converted by mmseg\'s own '
               'converters: python tools/dataset_converters/mmseg_splits.py DATA_ROOT), '
@@ -66,6 +67,8 @@ class SemiDataset(ConcatDataset):
                  unlabeled: Union[dict, BaseDataset], allow_overlap: bool = False,
                  **kwargs) -> None:
         self.allow_overlap = allow_overlap
+        for part in (labeled, unlabeled):
+            decode_split_of(part)  # MMEngine's reader would not name the file
         super().__init__(datasets=[labeled, unlabeled], **kwargs)
 
     def full_init(self) -> None:
