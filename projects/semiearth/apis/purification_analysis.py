@@ -13,7 +13,11 @@ from mmengine.runner import Runner, load_checkpoint
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..evaluation import boundary_band
+
 IGNORE = 255
+#: the two regions of the ground truth the statistics are split into
+REGIONS = ('boundary', 'interior')
 
 
 def build_teacher(cfg: Config, checkpoint: str, device: str = 'cpu'):
@@ -72,24 +76,13 @@ def teacher_outputs(model, batch: dict) -> dict:
                 metas=[s.metainfo for s in samples])
 
 
-def boundary_mask(gt: Tensor, k: int) -> Tensor:
-    """Pixels within ``k`` px of an edge between two classes of ``gt``
-    (B, H, W); ignored pixels are neither a class nor counted."""
-    valid = gt != IGNORE
-    g = gt[:, None].float()
-    hi = F.max_pool2d(torch.where(valid[:, None], g, torch.full_like(g, -1.0)),
-                      2 * k + 1, stride=1, padding=k)
-    lo = -F.max_pool2d(-torch.where(valid[:, None], g, torch.full_like(g, 1e4)),
-                       2 * k + 1, stride=1, padding=k)
-    return (hi != lo)[:, 0] & valid
-
-
 def simulated_evidence(gt: Tensor, num_classes: int,
                        quality: Union[float, Sequence[float]],
                        boundary_px: int = 2, blob_sigma: float = 4.0,
                        confidence: float = 0.9, noise: float = 0.5,
                        seed: int = 0, vlm_seed: Optional[int] = None,
-                       random_classes: Sequence[int] = ()) -> Dict[str, Tensor]:
+                       random_classes: Sequence[int] = (),
+                       random_mask: Optional[Tensor] = None) -> Dict[str, Tensor]:
     """SIMULATED VLM evidence of known quality, made from the ground truth.
 
     For analysis only, never for training. The simulated VLM (its
@@ -99,8 +92,10 @@ def simulated_evidence(gt: Tensor, num_classes: int,
     in spatially coherent blobs (smoothed noise, ``blob_sigma`` px), takes
     that partner (as a VLM mistaking shrubland for forest would). Pixels of
     ``random_classes`` take a uniformly random class instead (the VLM knows
-    nothing of them). Then pixels within ``boundary_px`` of a class edge take
-    the label of a random neighbour up to ``boundary_px`` away.
+    nothing of them), and so do the pixels of ``random_mask`` (B, H, W) (a
+    VLM that knows nothing there, e.g. off the class edges). Then pixels
+    within ``boundary_px`` of a class edge take the label of a random
+    neighbour up to ``boundary_px`` away (0: no boundary noise).
     Probabilities: ``softmax(s * onehot + noise * N(0, 1))`` with ``s`` such
     that a noiseless pixel has max probability ``confidence``. Ignored pixels
     keep their (meaningless) class 0 evidence. ``seed`` draws the blobs, the
@@ -126,10 +121,12 @@ def simulated_evidence(gt: Tensor, num_classes: int,
     wrong = u >= q[label]
     random_label = torch.randint(0, num_classes, (b, h, w), generator=g)
     is_random = torch.isin(label, torch.as_tensor(list(random_classes), dtype=torch.long))
+    if random_mask is not None:
+        is_random |= random_mask.cpu()
     label = torch.where(is_random, random_label, torch.where(wrong, partner[label], label))
     # boundary noise: a random neighbour's label near class edges
     if boundary_px > 0:
-        edge = boundary_mask(gt.cpu(), boundary_px)
+        edge = boundary_band(gt.cpu(), width=boundary_px)
         dy = torch.randint(-boundary_px, boundary_px + 1, (b, h, w), generator=g)
         dx = torch.randint(-boundary_px, boundary_px + 1, (b, h, w), generator=g)
         yy = (torch.arange(h).view(1, h, 1) + dy).clamp(0, h - 1)
@@ -142,27 +139,144 @@ def simulated_evidence(gt: Tensor, num_classes: int,
     return dict(probs=logits.softmax(1).to(gt.device), label=label.to(gt.device))
 
 
-def pixel_stats(label: Tensor, accept: Tensor, gt: Tensor, boundary: Tensor) -> Dict[str, float]:
-    """Counts over pixels with ground truth (summed over batches by the caller)."""
+def pixel_stats(label: Tensor, accept: Tensor, gt: Tensor, band: Tensor,
+                teacher_label: Optional[Tensor] = None) -> Dict[str, int]:
+    """Counts over pixels with ground truth, overall and per region of
+    ``REGIONS`` (``band``: the ground truth's boundary band, see
+    :func:`semiearth.evaluation.boundary_band`; the rest is the interior),
+    summed over batches by the caller. ``changed``: relabelled pixels
+    (``label != teacher_label``)."""
     has = gt != IGNORE
     right = (label == gt) & has
-    return dict(
-        pixels=int(has.sum()), accepted=int((accept & has).sum()),
-        accepted_right=int((accept & right).sum()), right=int(right.sum()),
-        boundary=int((boundary & has).sum()), boundary_right=int((boundary & right).sum()),
-        boundary_accepted=int((boundary & accept & has).sum()),
-        boundary_accepted_right=int((boundary & accept & right).sum()))
+    changed = label != (label if teacher_label is None else teacher_label)
+    out = {}
+    for prefix, where in (('', has), ('boundary_', band & has), ('interior_', ~band & has)):
+        out.update({f'{prefix}pixels': int(where.sum()),
+                    f'{prefix}accepted': int((accept & where).sum()),
+                    f'{prefix}accepted_right': int((accept & right & where).sum()),
+                    f'{prefix}right': int((right & where).sum()),
+                    f'{prefix}changed': int((changed & where).sum())})
+    return out
 
 
 def summarize(counts: Dict[str, int]) -> Dict[str, Optional[float]]:
-    """Shares and accuracies from :func:`pixel_stats` counts (None: no pixel)."""
+    """Shares and accuracies from :func:`pixel_stats` counts (None: no pixel):
+    ``mask_ratio`` (accepted share), ``acc`` (accuracy of the accepted
+    pixels), ``all_acc`` (of all pixels) and ``changed`` (relabelled share),
+    overall and ``_boundary`` / ``_interior``."""
     def ratio(a, b):
         return round(counts[a] / counts[b], 4) if counts[b] else None
-    return dict(accepted_share=ratio('accepted', 'pixels'),
-                accepted_acc=ratio('accepted_right', 'accepted'),
-                all_acc=ratio('right', 'pixels'),
-                boundary_acc=ratio('boundary_right', 'boundary'),
-                boundary_accepted_acc=ratio('boundary_accepted_right', 'boundary_accepted'),
-                correct_accepted_share=ratio('accepted_right', 'pixels'),
-                wrong_accepted_share=round((counts['accepted'] - counts['accepted_right'])
-                                           / counts['pixels'], 4) if counts['pixels'] else None)
+    out = dict(accepted_share=ratio('accepted', 'pixels'),
+               accepted_acc=ratio('accepted_right', 'accepted'),
+               all_acc=ratio('right', 'pixels'),
+               correct_accepted_share=ratio('accepted_right', 'pixels'),
+               wrong_accepted_share=round((counts['accepted'] - counts['accepted_right'])
+                                          / counts['pixels'], 4) if counts['pixels'] else None)
+    for r in REGIONS:
+        out.update({f'mask_ratio_{r}': ratio(f'{r}_accepted', f'{r}_pixels'),
+                    f'acc_{r}': ratio(f'{r}_accepted_right', f'{r}_accepted'),
+                    f'all_acc_{r}': ratio(f'{r}_right', f'{r}_pixels'),
+                    f'changed_{r}': ratio(f'{r}_changed', f'{r}_pixels')})
+    out['boundary_share'] = ratio('boundary_pixels', 'pixels')
+    return out
+
+
+# ------------------------------------------------------- decision records
+#: transforms that load an image and its per-image fields without moving a
+#: pixel: a record's source coordinates index their output directly
+SOURCE_STEPS = ('LoadRSImageFromFile', 'LoadImageFromFile', 'LoadAnnotations',
+                'CheckSegLabels', 'AddValidMask')
+
+
+class SourceLookup:
+    """Ground truth and nodata of the images a record's views came from.
+
+    The purifier sees neither; a record keeps each view pixel's source
+    coordinates, and this reads the source image through the loading steps
+    of the config's own training pipelines (``SOURCE_STEPS``: loading,
+    labels, ``AddValidMask``'s nodata mask) and picks those pixels. Images
+    are found by file name in the unlabeled, then the labeled split.
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        from mmseg.registry import DATASETS
+
+        from ..vlm.evidence_cache import cache_key
+        data = cfg.train_dataloader.dataset
+        parts = [data[p] for p in ('unlabeled', 'labeled') if p in data] or [data]
+        self.index = {}
+        for part in parts:
+            steps = []
+            for t in part.pipeline:
+                if t['type'] not in SOURCE_STEPS:
+                    break
+                steps.append(t)
+            ds = DATASETS.build(dict(copy.deepcopy(part), pipeline=steps))
+            for i in range(len(ds)):
+                self.index.setdefault(cache_key(ds.get_data_info(i)['img_path']), (ds, i))
+        self._key = cache_key
+
+    def source(self, img_path: str):
+        """``(valid (H, W) bool, gt (H, W) int64 or None)`` of the whole image."""
+        key = self._key(img_path)
+        if key not in self.index:
+            raise KeyError(f"'{img_path}' is in neither split of the config: render records "
+                           'with the config of the run that wrote them')
+        ds, i = self.index[key]
+        res = ds[i]
+        valid = res.get('valid_mask', np.ones(res['img'].shape[:2], np.uint8)).astype(bool)
+        gt = res.get('gt_seg_map')
+        return valid, None if gt is None else gt.astype(np.int64)
+
+    def view(self, record: dict):
+        """``(valid, gt)`` in the record's view pixels: padding and nodata are
+        not valid; ``gt`` is None where the dataset has no labels or the
+        record no source coordinates."""
+        shape = record['decision'].shape
+        if 'src_coords' not in record:
+            return np.ones(shape, bool), None
+        valid_src, gt_src = self.source(record['img_path'])
+        x, y = record['src_coords']
+        h, w = valid_src.shape
+        inside = (x >= 0) & (y >= 0) & (x < w) & (y < h)
+        xs, ys = np.clip(x, 0, w - 1), np.clip(y, 0, h - 1)
+        valid = inside & valid_src[ys, xs]
+        gt = None if gt_src is None else np.where(inside, gt_src[ys, xs], IGNORE)
+        return valid, gt
+
+
+def decision_right(record: dict, gt: np.ndarray) -> np.ndarray:
+    """Whether each pixel's decision moved towards the truth: a lowered
+    confidence is right where the label is wrong; every other decision
+    (kept, relabelled, raised, no evidence) where the final label is right."""
+    from ..models.purifiers.decision_record import LOWERED
+    label_right = record['label'].astype(np.int64) == gt
+    return np.where(record['decision'] == LOWERED, ~label_right, label_right)
+
+
+def record_counts(record: dict, valid: np.ndarray, gt: Optional[np.ndarray]) -> dict:
+    """Counts of one record over its counted pixels: valid (no padding, no
+    nodata) and, where ground truth exists, not ignored. Per decision
+    (pixels, share, and with ground truth right / wrong), per teacher class
+    and decision, and the accepted share before / after purification."""
+    counted = valid & (gt != IGNORE) if gt is not None else valid.copy()
+    n = int(counted.sum())
+    dec, names = record['decision'], record['decisions']
+    right = decision_right(record, gt) if gt is not None else None
+    per_decision = {}
+    for code, name in enumerate(names):
+        where = counted & (dec == code)
+        row = dict(pixels=int(where.sum()), share=round(float(where.sum()) / n, 4) if n else None)
+        if right is not None:
+            row.update(right=int((where & right).sum()), wrong=int((where & ~right).sum()))
+        per_decision[name] = row
+    per_class = {c: {name: int((counted & (record['teacher_label'] == k) & (dec == code)).sum())
+                     for code, name in enumerate(names)}
+                 for k, c in enumerate(record['classes'])}
+    before = record['teacher_conf'].astype(np.float32) >= record['thresh'].astype(np.float32)
+    return dict(pixels=n, excluded=dict(
+        nodata_or_padding=int((~valid).sum()),
+        ignore=int((valid & (gt == IGNORE)).sum()) if gt is not None else 0),
+        decisions=per_decision, per_class=per_class,
+        accepted_before=round(float((before & counted).sum()) / n, 4) if n else None,
+        accepted_after=round(float((record['accepted'] & counted).sum()) / n, 4) if n else None)

@@ -19,7 +19,8 @@ in the weak view's pixels:
   afterwards (the purifier never sees either);
 
 and scalars: ``img_path``, ``iteration``, ``rule``, ``classes``,
-``decisions``.
+``decisions``, ``note`` (set where the evidence is not the VLM's, e.g.
+simulated).
 """
 import os
 import os.path as osp
@@ -71,11 +72,12 @@ def build_records(probs: Tensor, evidence: Tensor, has_evidence: Tensor, thresh:
 
 
 def save_record(path: str, arrays: Dict[str, np.ndarray], img_path: str, iteration: int,
-                rule: str, classes: Sequence[str]) -> None:
-    """Write one record atomically (a crash never leaves half a file)."""
+                rule: str, classes: Sequence[str], note: str = '') -> None:
+    """Write one record atomically (a crash never leaves half a file);
+    ``note`` says where the evidence came from when it is not the VLM's."""
     meta = dict(img_path=np.array(img_path), iteration=np.array(iteration),
                 rule=np.array(rule), classes=np.array(list(classes)),
-                decisions=np.array(DECISIONS))
+                decisions=np.array(DECISIONS), note=np.array(note))
     os.makedirs(osp.dirname(path) or '.', exist_ok=True)
     atomic_save(path, lambda f: np.savez_compressed(f, **arrays, **meta))
 
@@ -84,8 +86,8 @@ def load_record(path: str) -> dict:
     """A saved record as a dict of arrays (scalars as Python values)."""
     with np.load(path, allow_pickle=False) as z:
         out = {k: z[k] for k in z.files}
-    for k in ('img_path', 'rule'):
-        out[k] = str(out[k])
+    for k in ('img_path', 'rule', 'note'):
+        out[k] = str(out.get(k, ''))
     out['iteration'] = int(out['iteration'])
     out['classes'] = [str(c) for c in out['classes']]
     out['decisions'] = [str(d) for d in out['decisions']]
