@@ -52,11 +52,14 @@ def _tiff_summary(path: str) -> Tuple[int, int, int, Optional[str]]:
         # the array LoadRSImageFromFile gets (tifffile.imread: H x W [x C])
         shape = series.shape
         h, w, c = shape[0], shape[1], shape[2] if len(shape) > 2 else 1
+        # a contiguous series is read in one piece from its data offset
+        ends = [series.dataoffset + series.nbytes] if series.dataoffset is not None else []
         for page in series.pages:
-            for offset, count in zip(page.dataoffsets, page.databytecounts):
-                if offset + count > size:
-                    return h, w, c, (f'truncated: its pixel data runs to byte {offset + count} '
-                                     f'but the file has {size} bytes')
+            if page is not None:
+                ends += [o + n for o, n in zip(page.dataoffsets, page.databytecounts)]
+        if max(ends, default=0) > size:
+            return h, w, c, (f'truncated: its pixel data runs to byte {max(ends)} but the '
+                             f'file has {size} bytes')
         if np.issubdtype(series.dtype, np.floating):
             return h, w, c, _nonfinite(series.asarray())
     return h, w, c, None

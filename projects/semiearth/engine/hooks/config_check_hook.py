@@ -90,7 +90,8 @@ def check_config_keys(cfg) -> None:
         accepted = _accepted_keys(cls) if inspect.isclass(cls) else None
         if accepted is None:
             continue
-        internal = {'type', 'priority', 'by_epoch', 'runner', 'dataloader', 'evaluator'}
+        internal = {'type', '_scope_', 'priority', 'by_epoch', 'runner', 'dataloader',
+                    'evaluator'}
         for key in sorted(set(comp) - accepted - internal):
             near = difflib.get_close_matches(key, sorted(accepted - {'self'}), n=1)
             hint = f'did you mean {where}.{near[0]}?' if near else \
