@@ -1,6 +1,7 @@
 """tools/analysis_tools/benchmark_step.py on CPU: a supervised config from
 its dataloader, a FixMatch config on fake data, a SemiEarth config (tiny
 random VLM, real and fake data), fake batches shaped as real ones, errors."""
+import importlib.util
 import json
 import os.path as osp
 import sys
@@ -10,9 +11,20 @@ import torch
 from mmseg.registry import MODELS
 
 from conftest import FIXMATCH_CONFIG, ROOT, SUP_CONFIG, data_options, run_tool
+from semiearth.apis import benchmark as lib
+from semiearth.apis.vlm_tools import load_semi_config
 
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-import benchmark_step as bench  # noqa: E402
+
+def _tool(name):
+    """A tool of tools/analysis_tools as a module (its main, parse_args)."""
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _tool('benchmark_step')
 
 SMALL_BATCH = ['train_dataloader.batch_size=4', 'train_dataloader.sampler.batch_size=4',
                'train_dataloader.sampler.num_labeled=2']
@@ -134,14 +146,13 @@ def test_fake_batch_structure_equals_real(nc_data, config, semi):
     extra = SMALL_BATCH if semi else ['train_dataloader.batch_size=4']
     args = bench.parse_args([config, '--cfg-options', *data_options(nc_data, semi=semi),
                              *extra])
-    cfg = bench.load_semi_config(config, args.cfg_options)
-    kind = bench.model_kind(cfg, config)
+    cfg = load_semi_config(config, args.cfg_options)
+    kind = lib.model_kind(cfg, config)
     assert kind == ('semi' if semi else 'supervised')
-    real = bench.real_batches(cfg, 1)[0]
-    crop = bench.crop_size(cfg, kind, None, config)
-    fake = bench.fake_batch(kind, 4, 2 if semi else 4, crop, bench.num_bands(cfg, kind),
-                            bench.num_classes(cfg, kind, config),
-                            bench.unlabeled_layout(cfg), seed=3)
+    real = lib.real_batches(cfg, 1)[0]
+    crop = lib.crop_size(cfg, kind, None, config)
+    fake = lib.fake_batch(kind, 4, 2 if semi else 4, crop, lib.num_bands(cfg, kind),
+                          lib.num_classes(cfg, kind, config), lib.unlabeled_layout(cfg), seed=3)
     expected = _structure(real)
     if semi:  # a real strong view stays uint8 when no random photometric change fired
         expected['inputs']['unsup_strong'] = [
@@ -169,14 +180,14 @@ def test_fake_batch_structure_equals_real(nc_data, config, semi):
 def test_errors(tmp_path, capsys):
     not_seg = tmp_path / 'loss.py'
     not_seg.write_text("model = dict(type='CrossEntropyLoss')\n")
-    with pytest.raises(bench.BenchmarkError, match=r'loss\.py: model\.type .*configs/supervised'):
+    with pytest.raises(lib.BenchmarkError, match=r'loss\.py: model\.type .*configs/supervised'):
         bench.main([str(not_seg)])
     no_crop = tmp_path / 'no_crop.py'
     no_crop.write_text("model = dict(type='EncoderDecoder', decode_head=dict(num_classes=3))\n"
                        'train_dataloader = dict(batch_size=2)\n')
-    with pytest.raises(bench.BenchmarkError, match=r'no_crop\.py: --fake-data .*--crop H W'):
+    with pytest.raises(lib.BenchmarkError, match=r'no_crop\.py: --fake-data .*--crop H W'):
         bench.main([str(no_crop), '--fake-data'])
-    with pytest.raises(bench.BenchmarkError, match=r"variants \['fixmatch'\].*--variants"):
+    with pytest.raises(lib.BenchmarkError, match=r"variants \['fixmatch'\].*--variants"):
         bench.main([FIXMATCH_CONFIG, '--fake-data', '--variants', 'semiearth_online'])
     with pytest.raises(SystemExit):
         bench.main([SUP_CONFIG, '--amp', '--device', 'cpu'])
@@ -184,20 +195,51 @@ def test_errors(tmp_path, capsys):
 
 
 def test_no_pretrained_strips_every_pretrained_weight():
-    cfg = bench.load_semi_config(SUP_CONFIG)
+    cfg = load_semi_config(SUP_CONFIG)
     assert cfg.model.backbone.init_cfg.type == 'Pretrained'
-    bench.strip_pretrained(cfg.model)
+    lib.strip_pretrained(cfg.model)
     assert cfg.model.backbone.init_cfg is None and 'Pretrained' not in cfg.pretty_text
 
 
-def test_evidence_memory_is_flat_in_the_number_of_maps(capsys):
+def test_evidence_memory_is_flat_in_the_number_of_maps():
     """tools/analysis_tools/benchmark_evidence_memory.py: reading memory-mapped
     maps keeps the RSS flat; keeping float32 copies (before) grows by about
     their size."""
-    import benchmark_evidence_memory as mem
-    result = mem.main(['--maps', '400', '--every', '100', '--shape', '7', '64', '64',
-                       '--view', '32'])
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    proc = run_tool([sys.executable, 'tools/analysis_tools/benchmark_evidence_memory.py',
+                     '--maps', '400', '--every', '100', '--shape', '7', '64', '64',
+                     '--view', '32'])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
     per_map_mb = 7 * 64 * 64 * 4 / 2 ** 20  # one float32 copy
     assert result['ram']['growth_mb'] > 0.7 * 300 * per_map_mb
     assert abs(result['mmap']['growth_mb']) < 0.1 * 300 * per_map_mb
+
+
+def test_fake_calibration_is_measured_from_the_cached_maps(cached, tmp_path):
+    """On fake data the calibration is vlm.calibration.calibrate on the
+    labeled crops' cached maps (as training reads them); the write-through
+    cache keeps only it (no map: training meets the unlabeled images)."""
+    from semiearth.vlm import DenseCLIP, resolve_class_names
+    from semiearth.vlm.calibration import calibrate
+    from semiearth.vlm.evidence_cache import EvidenceCache, load_calibration
+    cfg = load_semi_config(cached['config'])
+    kind = lib.model_kind(cfg, cached['config'])
+    batches = lib.FakeBatches(kind, 3, 1, (64, 64), lib.num_bands(cfg, kind),
+                              lib.num_classes(cfg, kind, cached['config']),
+                              lib.unlabeled_layout(cfg))
+    vlm = cfg.model.purifier.vlm
+    keys = (DenseCLIP.settings_fingerprint(**vlm), resolve_class_names(vlm.class_names)[0])
+    full, auto = str(tmp_path / 'full'), str(tmp_path / 'auto')
+    lib.precompute_fake_evidence(cfg, batches, 2, 'cpu', full)
+    lib.precompute_fake_evidence(cfg, batches, 2, 'cpu', auto, maps=False)
+    assert sorted(p.name for p in (tmp_path / 'auto').glob('*.npy')) == []
+    assert len(list((tmp_path / 'full').glob('*.npy'))) == 2 * 3  # 2 steps x 3 crops
+    stored = load_calibration(full, *keys)
+    assert load_calibration(auto, *keys)['confusion'] == stored['confusion']
+    assert stored['labeled'] == ['fake_s0000_i000', 'fake_s0001_i000']
+    # the same numbers as calibrate() on the cached maps of the labeled crops
+    labeled = [dict(img_path=s.metainfo['img_path'], gt_seg_map=s.gt_sem_seg.data[0].numpy())
+               for step in range(2) for s in batches[step]['data_samples']['sup']
+               if s is not None]
+    counts = calibrate(EvidenceCache(full, *keys), labeled)
+    assert stored['pixels_per_class'] == [int(p) for p in counts.sum(dim=1).tolist()]
+    assert counts.sum() == 2 * 64 * 64

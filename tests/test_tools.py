@@ -83,3 +83,48 @@ def test_dist_train_two_processes_on_cpu(tmp_path, nc_data, mbv2_ms6):
     assert 'Iter(train) [2/2]' in log
     assert osp.isfile(wd / 'iter_2.pth')
     assert proc.returncode == 0
+
+
+def test_quickstart_method_table():
+    """tools/quickstart.py's methods are table rows; the runs they start
+    from are added, each is paired with its fair baseline, and a row
+    naming a later or unknown start is refused."""
+    from semiearth.apis.quickstart import (CONTINUE, Method, baseline_of, method_table,
+                                           with_starts)
+    sup, semi = 'configs/sup.py', 'configs/semi.py'
+    table = method_table([
+        Method('supervised', sup),
+        Method('supervised_continued', sup, start='supervised', iterations=CONTINUE),
+        Method('fixmatch', semi, start='supervised', iterations=CONTINUE),
+        Method('unimatch', 'configs/um.py', start='supervised', iterations=CONTINUE),
+    ])
+    assert [baseline_of(table, m) for m in table] == [
+        None, 'supervised', 'supervised_continued', 'supervised_continued']
+    methods = ['fixmatch', 'unimatch']
+    assert with_starts(table, methods) == [('fixmatch', 'supervised')]
+    assert methods == ['supervised', 'fixmatch', 'unimatch']
+    methods = ['supervised', 'fixmatch']
+    assert with_starts(table, methods) == [] and methods == ['supervised', 'fixmatch']
+    with pytest.raises(ValueError, match="'fixmatch' starts from 'teacher'.*earlier row"):
+        method_table([Method('fixmatch', semi, start='teacher')])
+    with pytest.raises(ValueError, match="'a' is in the table twice"):
+        method_table([Method('a', sup), Method('a', semi)])
+    with pytest.raises(ValueError, match="iterations must be one of"):
+        Method('a', sup, iterations='300')
+
+
+def test_quickstart_default_methods_and_their_configs():
+    """The quick start's default table: today's four methods in order, each
+    config's facts (semi-supervised, VLM, schedule) read from the file."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('quickstart_cli',
+                                                  osp.join(ROOT, 'tools', 'quickstart.py'))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    from semiearth.apis.quickstart import baseline_of, config_facts
+    assert list(cli.METHODS) == ['supervised', 'supervised_continued', 'fixmatch', 'semiearth']
+    assert cli.parse_args([]).methods == list(cli.METHODS)
+    facts = {m: config_facts(osp.join(ROOT, r.config)) for m, r in cli.METHODS.items()}
+    assert [(f.semi, f.vlm, f.max_iters) for f in facts.values()] == [
+        (False, False, 300), (False, False, 300), (True, False, 300), (True, True, 300)]
+    assert baseline_of(cli.METHODS, 'semiearth') == 'supervised_continued'

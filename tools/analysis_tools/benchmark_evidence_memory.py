@@ -22,18 +22,14 @@ growth from the first to the last sample, in MB and per 1,000 maps.
 import argparse
 import json
 import multiprocessing
-import os
 import os.path as osp
 import shutil
-import sys
 import tempfile
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from semiearth.vlm.evidence_cache import (EvidenceCache, prepare_cache,  # noqa: E402
-                                          write_map)
+from semiearth.vlm.evidence_cache import EvidenceCache, prepare_cache, write_map
 
 
 def parse_args(argv=None):

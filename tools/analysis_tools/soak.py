@@ -16,16 +16,13 @@ import csv
 import json
 import os
 import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
-import semiearth  # noqa: E402,F401
-from mmengine.config import Config  # noqa: E402
-from mmengine.hooks import Hook  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
 
-from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
+from semiearth.apis.cli import CfgOptionsAction
 
 
 def rss_mb(pid) -> float:
@@ -67,6 +64,11 @@ class RSSSampler(Hook):
                               round(sum(rss_mb(c) for c in children(pid)), 1)))
 
 
+def total(row) -> float:
+    """RSS of the training process and its dataloader workers (MB)."""
+    return row[2] + row[3]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('config')
@@ -96,12 +98,12 @@ def main(argv=None):
     warmup = args.warmup if args.warmup is not None else args.iters // 5
     after = [r for r in rows if r[0] >= warmup]
     first, last = after[0], after[-1]
-    total = lambda r: r[2] + r[3]  # noqa: E731
     growth = total(last) - total(first)
     span = max(last[0] - first[0], 1)
     summary = dict(config=args.config, iters=args.iters, warmup=warmup,
                    rss_after_warmup_mb=round(total(first), 1), rss_end_mb=round(total(last), 1),
-                   growth_mb=round(growth, 1), growth_mb_per_1k_iters=round(growth / span * 1000, 1),
+                   growth_mb=round(growth, 1),
+                   growth_mb_per_1k_iters=round(growth / span * 1000, 1),
                    peak_mb=round(max(total(r) for r in rows), 1), seconds=last[1])
     try:
         import matplotlib
