@@ -209,3 +209,24 @@ def test_a_run_resumed_after_its_last_iteration_runs_its_final_validation():
     loop._iter = 4
     loop.run()
     assert 'val' not in runner.calls and runner.calls[-1] == 'after_train'
+
+
+# --------------------------------------------------------- refusal messages
+class _Payload:
+    """A pickled object outside every allowlist (it never runs here)."""
+
+
+def test_refusals_say_unsafe_content(tmp_path):
+    """Refused for its content, a file is not called corrupt (the VLM loader
+    used to say 'corrupt ... download it again')."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+    from semiearth.compat import UnsafeCheckpointError
+    from semiearth.vlm.open_clip_loader import UnsafeVLMCheckpointError, load_local_weights
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.ones(1)}, 'x': _Payload()}, str(path))
+    with pytest.raises(UnsafeCheckpointError, match=r"evil\.pth' refused: unsafe content"):
+        _load_checkpoint(str(path), map_location='cpu')
+    with pytest.raises(UnsafeVLMCheckpointError,
+                       match=r"evil\.pth' refused: unsafe content") as err:
+        load_local_weights(None, 'ViT-B-16', str(path))
+    assert 'corrupt' not in str(err.value) and 'download' not in str(err.value)

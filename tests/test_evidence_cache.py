@@ -19,7 +19,7 @@ from mmseg.registry import MODELS
 from semiearth.apis.vlm_tools import DatasetImages
 from semiearth.engine import ConfigCheckHook, VLMEvidenceHook
 from semiearth.vlm.evidence_cache import (EvidenceCache, cache_key, prepare_cache,
-                                          write_map)
+                                          remove_leftovers, write_map)
 
 C = 6
 
@@ -191,6 +191,30 @@ def test_concurrent_and_killed_writers_never_leave_a_broken_map(tmp_path):
     names = os.listdir(cache_dir)
     assert sorted(n for n in names if n.endswith('.npy')) == [f'{k}.npy' for k in range(6)]
     assert all(n.endswith(('.npy', '.partial')) for n in names)
+    # what the killed writers left is removed once stale (prepare_cache does it at start)
+    partials = [osp.join(cache_dir, n) for n in names if n.endswith('.partial')]
+    for path in partials:
+        os.utime(path, (time.time() - 120, time.time() - 120))
+    assert sorted(remove_leftovers(cache_dir)) == sorted(partials)
+    assert sorted(os.listdir(cache_dir)) == [f'{k}.npy' for k in range(6)]
+
+
+def test_prepare_cache_removes_partial_leftovers(tmp_path):
+    """Writers killed mid-write leave '<name>.npy.<pid>.<rand>.partial' files
+    (54.5 MB of them in the issue); the next start removes those untouched
+    for a minute, and leaves a live writer's file alone."""
+    cache_dir, classes = str(tmp_path), ['a', 'b']
+    prepare_cache(cache_dir, 'fp', classes, 1)
+    write_map(cache_dir, 'img/0.tif', torch.full((2, 8, 8), 0.5), 1)
+    old = [tmp_path / f'{k}.npy.4242.0123abc{k}.partial' for k in range(3)]
+    for path in old:
+        path.write_bytes(b'\x93NUMPY half a map')
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    live = tmp_path / '5.npy.4343.89abcdef.partial'
+    live.write_bytes(b'being written')
+    assert prepare_cache(cache_dir, 'fp', classes, 1) == 0
+    assert sorted(os.listdir(cache_dir)) == ['0.npy', live.name, 'meta.json']
+    assert EvidenceCache(cache_dir, 'fp', classes).has('img/0.tif')
 
 
 # ---------------------------------------------------------------- reading
