@@ -16,27 +16,32 @@ boundary-pixel accuracy (pixels within k px of a class edge), before and
 after purification; checks that the released (``paper``) rule accepts the
 same pixels with the same labels as no purifier; says from which evidence
 quality our rule helps; saves a plot; and ends with one JSON line.
+
+Boundary and interior: every statistic is also reported on the ground
+truth's boundary band (pixels within ``d`` px of an edge between two classes,
+``d = max(1, round(dilation_ratio * image diagonal))``, Boundary IoU's
+width; :func:`semiearth.evaluation.boundary_band`) and on the rest (the
+interior). A third simulated source, ``sim_edge<q>``, is good at boundaries
+and poor inside: quality ``q`` in the band, random answers in the interior
+(the regime where a VLM should help most at object boundaries); the report
+says how much each rule relabels in the band and in the interior there.
 """
 import argparse
 import json
 import os
 import os.path as osp
-import sys
 from collections import defaultdict
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
-import semiearth  # noqa: E402,F401
-import torch  # noqa: E402
-from semiearth.apis.cli import CfgOptionsAction  # noqa: E402
+import torch
 
-from semiearth.apis import load_semi_config  # noqa: E402
-from semiearth.apis.purification_analysis import (boundary_mask, build_teacher,  # noqa: E402
-                                                  pixel_stats, simulated_evidence,
-                                                  summarize, teacher_outputs,
-                                                  unlabeled_batches)
-from semiearth.models import (CalibratedPurifyRule, PaperPurifyRule,  # noqa: E402
-                              PoEPurifyRule)
-from semiearth.vlm.calibration import confusion_counts, normalize_confusion  # noqa: E402
+from semiearth.apis import load_semi_config
+from semiearth.apis.cli import CfgOptionsAction
+from semiearth.apis.purification_analysis import (REGIONS, build_teacher, pixel_stats,
+                                                  simulated_evidence, summarize,
+                                                  teacher_outputs, unlabeled_batches)
+from semiearth.evaluation import DILATION_RATIO, boundary_band
+from semiearth.models import CalibratedPurifyRule, PaperPurifyRule, PoEPurifyRule
+from semiearth.vlm.calibration import confusion_counts, normalize_confusion
 
 
 def parse_args(argv=None):
@@ -50,9 +55,15 @@ def parse_args(argv=None):
     p.add_argument('--class-qualities', nargs='+', type=float, default=[0.6, 0.8, 0.95],
                    help='class-dependent simulated evidence: quality on half the '
                    'classes, random answers on the others')
+    p.add_argument('--edge-qualities', nargs='+', type=float, default=[0.9],
+                   help='boundary-good simulated evidence: quality in the boundary band, '
+                   'random answers in the interior')
+    p.add_argument('--dilation-ratio', type=float, default=DILATION_RATIO,
+                   help='boundary band width as a share of the image diagonal '
+                   '(Boundary IoU\'s)')
     p.add_argument('--boundary-k', type=int, default=2,
-                   help='boundary pixels: within k px of a class edge (also the '
-                   'simulated boundary noise radius)')
+                   help='simulated evidence: boundary noise radius, px (a random '
+                   'neighbour\'s label within k px of a class edge)')
     p.add_argument('--temperatures', nargs='+', type=float, default=[1.0, 2.0, 4.0],
                    help='VLM temperatures of the PoE rules')
     p.add_argument('--sim-confidence', type=float, default=0.9,
@@ -72,7 +83,7 @@ def rules_for(temperatures):
     rules = {'none': None, 'paper': PaperPurifyRule()}
     for t in temperatures:
         rules[f'poe_T{t:g}'] = PoEPurifyRule(temperature=t)
-    rules['calibrated'] = CalibratedPurifyRule()  # its confusion is set per source
+    rules['calibrated'] = None  # built per source with that source's confusion
     return rules
 
 
@@ -86,15 +97,18 @@ def source_evidence(source, gt, num_classes, args, seed, model=None, out=None):
             raise ValueError(f'{args.config} has no purifier: --vlm needs a SemiEarth config')
         evidence, has = model.purifier.get_evidence(out['inputs'], out['metas'], out['coords'])
         return evidence, model.purifier.gate(evidence, has)
-    kind, q = ('cls', float(source[len('sim_cls'):])) if source.startswith('sim_cls') \
-        else ('q', float(source[len('sim_q'):]))
-    random_classes = ()
+    kind = next(k for k in ('cls', 'edge', 'q') if source.startswith('sim_' + k))
+    q = float(source[len('sim_' + kind):])
+    random_classes, random_mask, noise_px = (), None, args.boundary_k
     if kind == 'cls':  # a fixed half of the classes: random answers
         order = torch.randperm(num_classes, generator=torch.Generator().manual_seed(VLM_SEED))
         random_classes = order[:num_classes // 2].tolist()
-    evidence = simulated_evidence(gt, num_classes, q, args.boundary_k,
+    if kind == 'edge':  # right in the boundary band, random inside, no edge noise
+        random_mask, noise_px = ~boundary_band(gt, args.dilation_ratio), 0
+    evidence = simulated_evidence(gt, num_classes, q, noise_px,
                                   confidence=args.sim_confidence, seed=seed,
-                                  vlm_seed=VLM_SEED, random_classes=random_classes)['probs']
+                                  vlm_seed=VLM_SEED, random_classes=random_classes,
+                                  random_mask=random_mask)['probs']
     return evidence, torch.ones_like(gt, dtype=torch.bool)
 
 
@@ -149,51 +163,121 @@ def helps(after, before, ranking):
             and after['accepted_right'] / after['accepted'] > same_share)
 
 
+def measure(cfg, model, sources, confusion, rules, args):
+    """Purify the teacher's pseudo-labels of every unlabeled batch with each
+    source and rule; returns per (source, rule) counts, the pixels where the
+    paper rule differs from no purifier, the evidence's own counts and the
+    teacher's confidence ranking."""
+    num_classes = model.teacher.decode_head.num_classes
+    counts = defaultdict(lambda: defaultdict(int))   # (source, rule) -> counts
+    paper_diff = defaultdict(int)                    # source -> differing pixels
+    evidence_counts = defaultdict(lambda: defaultdict(int))
+    ranking = TeacherRanking()
+    for n, batch in enumerate(unlabeled_batches(cfg, limit=args.limit)):
+        out = teacher_outputs(model, batch)
+        probs, gt = out['probs'], out['gt']
+        band = boundary_band(gt, args.dilation_ratio)
+        ranking.add(probs, gt)
+        conf0, label0 = probs.max(1)
+        thresholds = model.thresholds(label0)
+        for source in sources:
+            evidence, has = source_evidence(source, gt, num_classes, args, seed=n,
+                                            model=model, out=out)
+            for k, v in pixel_stats(evidence.max(1).indices, has, gt, band).items():
+                evidence_counts[source][k] += v
+            results = {}
+            for name, rule in rules.items():
+                if name == 'calibrated':
+                    rule = CalibratedPurifyRule(confusion[source])
+                label, conf = (label0, conf0) if rule is None else \
+                    rule(probs, evidence, has, thresholds)
+                accept = model.accept(label, conf, torch.ones_like(has))
+                results[name] = (label, accept)
+                for k, v in pixel_stats(label, accept, gt, band, label0).items():
+                    counts[(source, name)][k] += v
+            (l0, a0), (lp, ap) = results['none'], results['paper']
+            paper_diff[source] += int((a0 != ap).sum() + (a0 & (l0 != lp)).sum())
+    ranking.finish()
+    return counts, paper_diff, evidence_counts, ranking
+
+
+def tabulate(counts, evidence_counts, ranking, sources, rules):
+    """Per source and rule: :func:`summarize` plus the accuracy of the
+    teacher's equally many most confident pixels; per source the evidence's
+    accuracy overall (``evidence_acc``) and per region."""
+    table = {s: {r: dict(summarize(counts[(s, r)]), teacher_same_share_acc=ranking.acc_at(
+        counts[(s, r)]['accepted'])) for r in rules} for s in sources}
+    for s in sources:
+        ev = summarize(evidence_counts[s])
+        table[s]['evidence_acc'] = ev['all_acc']
+        for r in REGIONS:
+            table[s][f'evidence_acc_{r}'] = ev[f'all_acc_{r}']
+    return table
+
+
+COLUMNS = {'accepted_share': 'accepted', 'accepted_acc': 'acc_accepted',
+           'teacher_same_share_acc': 'teacher_same_n',
+           'mask_ratio_boundary': 'accepted_bnd', 'acc_boundary': 'acc_acc_bnd',
+           'all_acc_boundary': 'acc_all_bnd', 'changed_boundary': 'relab_bnd',
+           'mask_ratio_interior': 'accepted_int', 'acc_interior': 'acc_acc_int',
+           'all_acc_interior': 'acc_all_int', 'changed_interior': 'relab_int'}
+
+
+def print_table(table, sources, rules, args, pixels, thresh):
+    print(f'\nTeacher {args.checkpoint} on {pixels} unlabeled pixels with ground truth, '
+          f'threshold {thresh}. Evidence "sim_*" is SIMULATED from the ground truth (never '
+          'used in training); sim_cls*: that quality on half the classes, random answers '
+          'on the others; sim_edge*: that quality in the boundary band, random answers in '
+          'the interior.')
+    print(f'{"evidence":<13}{"ev.acc":>7}{"bnd":>7}{"int":>7}  {"rule":<11}' +
+          ''.join(f'{c:>14}' for c in COLUMNS.values()))
+    for s in sources:
+        ev = table[s]
+        head = f'{s:<13}{ev["evidence_acc"]:>7}{ev["evidence_acc_boundary"]:>7}' \
+            f'{ev["evidence_acc_interior"]:>7}'
+        for r in rules:
+            print(f'{head}  {r:<11}' + ''.join(f'{str(table[s][r][k]):>14}' for k in COLUMNS))
+    print("accepted: share of pixels accepted; acc_accepted: their accuracy; "
+          "teacher_same_n: accuracy of the teacher's equally many most confident pixels "
+          '(a lower threshold, no VLM). *_bnd: in the boundary band (pixels within d px of '
+          'a class edge of the ground truth, d = max(1, round('
+          f'{args.dilation_ratio} x image diagonal))), *_int: the rest; acc_all: accuracy '
+          'of all pixels; relab: share relabelled by the rule.')
+
+
+def edge_use(table, sources, rules):
+    """Per boundary-good source and rule: relabelled share and accuracy of
+    all pixels (before -> after), in the band and in the interior."""
+    out = {}
+    for s in sources:
+        if s.startswith('sim_edge'):
+            none = table[s]['none']
+            out[s] = {r: {reg: dict(relabelled=table[s][r][f'changed_{reg}'],
+                                    acc_before=none[f'all_acc_{reg}'],
+                                    acc_after=table[s][r][f'all_acc_{reg}'])
+                          for reg in REGIONS} for r in rules if r != 'none'}
+            for r, v in out[s].items():
+                b, i = v['boundary'], v['interior']
+                print(f'{s} {r}: relabels {b["relabelled"]:.1%} of boundary pixels (all-pixel '
+                      f'accuracy {b["acc_before"]} -> {b["acc_after"]}) and '
+                      f'{i["relabelled"]:.1%} of interior pixels ({i["acc_before"]} -> '
+                      f'{i["acc_after"]})')
+    return out
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_semi_config(args.config, args.cfg_options, args.vlm_checkpoint)
     thresh = cfg.model.get('semi_train_cfg', {}).get('conf_thresh', 0.95)
     model = build_teacher(cfg, args.checkpoint, args.device)
-    num_classes = model.teacher.decode_head.num_classes
     rules = rules_for(args.temperatures)
     sources = [f'sim_q{q:g}' for q in args.qualities] + \
-        [f'sim_cls{q:g}' for q in args.class_qualities] + (['vlm'] if args.vlm else [])
-    confusion = calibrations(cfg, sources, num_classes, args, model)
-    counts = defaultdict(lambda: defaultdict(int))   # (source, rule) -> counts
-    paper_diff = defaultdict(int)                    # source -> differing pixels
-    evidence_acc = defaultdict(lambda: [0, 0])
-    ranking = TeacherRanking()
-    for n, batch in enumerate(unlabeled_batches(cfg, limit=args.limit)):
-        out = teacher_outputs(model, batch)
-        probs, gt = out['probs'], out['gt']
-        boundary = boundary_mask(gt, args.boundary_k)
-        ranking.add(probs, gt)
-        has_gt = gt != 255
-        for source in sources:
-            evidence, has = source_evidence(source, gt, num_classes, args, seed=n,
-                                            model=model, out=out)
-            rules['calibrated'].set_confusion(confusion[source])
-            right = (evidence.argmax(1) == gt) & has_gt
-            evidence_acc[source][0] += int(right.sum())
-            evidence_acc[source][1] += int(has_gt.sum())
-            results = {}
-            conf0, label0 = probs.max(1)
-            for name, rule in rules.items():
-                label, conf = label0, conf0
-                if rule is not None:
-                    label, conf = rule(probs, evidence, has, model.thresholds(label0))
-                accept = model.accept(label, conf, torch.ones_like(has))
-                results[name] = (label, accept)
-                for k, v in pixel_stats(label, accept, gt, boundary).items():
-                    counts[(source, name)][k] += v
-            (l0, a0), (lp, ap) = results['none'], results['paper']
-            paper_diff[source] += int((a0 != ap).sum() + (a0 & (l0 != lp)).sum())
-
-    ranking.finish()
-    table = {s: {r: dict(summarize(counts[(s, r)]), teacher_same_share_acc=ranking.acc_at(
-        counts[(s, r)]['accepted'])) for r in rules} for s in sources}
-    for s in sources:
-        table[s]['evidence_acc'] = round(evidence_acc[s][0] / max(evidence_acc[s][1], 1), 4)
+        [f'sim_cls{q:g}' for q in args.class_qualities] + \
+        [f'sim_edge{q:g}' for q in args.edge_qualities] + (['vlm'] if args.vlm else [])
+    confusion = calibrations(cfg, sources, model.teacher.decode_head.num_classes, args, model)
+    counts, paper_diff, evidence_counts, ranking = measure(cfg, model, sources, confusion,
+                                                           rules, args)
+    table = tabulate(counts, evidence_counts, ranking, sources, rules)
     helps_from = {}
     for r in rules:
         if r.startswith('poe') or r == 'calibrated':
@@ -207,24 +291,7 @@ def main(argv=None):
                  for r in rules if r != 'none'}
 
     os.makedirs(args.out_dir, exist_ok=True)
-    print(f'\nTeacher {args.checkpoint} on {counts[(sources[0], "none")]["pixels"]} '
-          f'unlabeled pixels with ground truth, threshold {thresh}. Evidence "sim_*" is '
-          'SIMULATED from the ground truth (never used in training); sim_cls*: that quality '
-          'on half the classes, random answers on the others.')
-    cols = {'accepted_share': 'accepted', 'accepted_acc': 'acc_accepted',
-            'teacher_same_share_acc': 'teacher_same_n', 'boundary_acc': 'acc_boundary',
-            'boundary_accepted_acc': 'acc_bnd_accepted'}
-    print(f'{"evidence":<12}{"ev.acc":>7}  {"rule":<11}' +
-          ''.join(f'{c:>17}' for c in cols.values()))
-    for s in sources:
-        for r in rules:
-            row = table[s][r]
-            print(f'{s:<12}{table[s]["evidence_acc"]:>7}  {r:<11}' +
-                  ''.join(f'{str(row[k]):>17}' for k in cols))
-    print("accepted: share of pixels accepted; teacher_same_n: accuracy of the teacher's "
-          'equally many most confident pixels (a lower threshold, no VLM); acc_boundary: '
-          f'all pixels within {args.boundary_k} px of a class edge; acc_bnd_accepted: '
-          'accepted ones among them')
+    print_table(table, sources, rules, args, counts[(sources[0], 'none')]['pixels'], thresh)
     same = all(v == 0 for v in paper_diff.values())
     print(f'\npaper rule vs no purifier at {thresh}: '
           f'{sum(paper_diff.values())} pixels differ in acceptance or accepted label '
@@ -232,25 +299,28 @@ def main(argv=None):
           f'{"identical" if same else "DIFFERENT"}')
     for r, q in helps_from.items():
         print(f'{r}: helps (accepted pixels mostly right and more accurate than the '
-              "teacher's equally many most confident ones) " + (f'from simulated evidence quality {q:g} up' if q is not None
-                               else 'at no simulated quality tried'))
+              "teacher's equally many most confident ones) " +
+              (f'from simulated evidence quality {q:g} up' if q is not None
+               else 'at no simulated quality tried'))
     for r, bad in not_worse.items():
         print(f"{r}: accepted pixels at least as accurate as the teacher's equally many "
               'most confident ones ' + ('at every simulated source' if not bad else
                                         f'except at {", ".join(bad)}'))
+    edge = edge_use(table, sources, rules)
     plot = osp.join(args.out_dir, 'purification_study.png')
     save_plot(table, [s for s in sources if s.startswith('sim_q')], rules, plot, thresh,
               [s for s in sources if s.startswith('sim_cls')])
+    keys = ('accepted_share', 'accepted_acc', 'teacher_same_share_acc') + tuple(
+        f'{k}_{r}' for r in REGIONS for k in ('mask_ratio', 'acc', 'all_acc', 'changed'))
     summary = dict(simulated_evidence=True, checkpoint=args.checkpoint,
                    threshold=thresh, boundary_k=args.boundary_k,
+                   dilation_ratio=args.dilation_ratio,
                    paper_same_as_none=same, paper_differing_pixels=sum(paper_diff.values()),
                    helps_from_quality=helps_from, plot=plot,
                    not_worse_than_teacher={r: not bad for r, bad in not_worse.items()},
-                   sim_confidence=args.sim_confidence,
-                   results={s: {r: {k: table[s][r][k] for k in (
-                       'accepted_share', 'accepted_acc', 'teacher_same_share_acc',
-                       'boundary_acc')}
-                       for r in rules} for s in sources})
+                   edge_evidence_use=edge, sim_confidence=args.sim_confidence,
+                   results={s: {r: {k: table[s][r][k] for k in keys} for r in rules}
+                            for s in sources})
     with open(osp.join(args.out_dir, 'purification_study.json'), 'w') as f:
         json.dump(dict(summary, full=table), f, indent=1)
     print(json.dumps(summary, separators=(',', ':')))
@@ -266,10 +336,10 @@ def save_plot(table, sources, rules, path, thresh, class_sources=()):
     fig, axes = plt.subplots(len(rows), 3, figsize=(15, 4.2 * len(rows)), squeeze=False)
     for (kind, srcs), row in zip(rows, axes):
         qs = [table[s]['evidence_acc'] for s in srcs]
-        for ax, key, title in zip(row, ('accepted_share', 'accepted_acc', 'boundary_acc'),
+        for ax, key, title in zip(row, ('accepted_share', 'accepted_acc', 'all_acc_boundary'),
                                   ('accepted pixel share', 'accepted-pixel accuracy\n(dashed: '
                                    "teacher's equally many most confident pixels)",
-                                   'boundary-pixel accuracy (all)')):
+                                   'accuracy of all boundary-band pixels')):
             for r in rules:
                 ys = [table[s][r][key] for s in srcs]
                 line, = ax.plot(qs, [float('nan') if y is None else y for y in ys],
