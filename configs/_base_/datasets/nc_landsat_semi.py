@@ -16,6 +16,15 @@ geometric = [
     dict(type='RandomCrop', crop_size={{_base_.crop_size}}),
     dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),
 ]
+# the strong view: photometric changes only (UniMatch-V2's); a *-2strong
+# dataset config runs it twice, each view with its own draws
+strong_pipeline = [
+    dict(type='RandomColorJitter', brightness=0.5, contrast=0.5,
+         saturation=0.5, hue=0.25, prob=0.8),
+    dict(type='RandomGrayscaleRGB', prob=0.2),
+    dict(type='RandomGaussianBlur', prob=0.5, sigma_range=(0.1, 2.0)),
+    dict(type='PackSemiSegInputs'),
+]
 labeled_pipeline = [
     {{_base_.load_image}},
     dict(type='LoadAnnotations'),
@@ -37,13 +46,7 @@ unlabeled_pipeline = [
     *geometric,
     dict(type='MultiBranch', branch_field=branches,
          unsup_weak=[dict(type='PackSemiSegInputs')],
-         unsup_strong=[
-             dict(type='RandomColorJitter', brightness=0.5, contrast=0.5,
-                  saturation=0.5, hue=0.25, prob=0.8),
-             dict(type='RandomGrayscaleRGB', prob=0.2),
-             dict(type='RandomGaussianBlur', prob=0.5, sigma_range=(0.1, 2.0)),
-             dict(type='PackSemiSegInputs'),
-         ]),
+         unsup_strong=strong_pipeline),
 ]
 train_dataloader = dict(
     _delete_=True,
