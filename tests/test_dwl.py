@@ -24,6 +24,8 @@ import io
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.runner.checkpoint import load_state_dict as mmengine_load_state_dict
+from mmengine.runner.checkpoint import weights_to_cpu
 
 from semiearth.models.heads import attach_pseudo_classifier
 from semiearth.models.losses import DWLWeighting, bin_weights, dwl_unsup_loss
@@ -191,10 +193,13 @@ def test_memory_survives_a_checkpoint_bit_exactly():
     dwl = DWLWeighting(C, memory_batches=8)
     for it in range(12):
         ours_step(dwl, *batch(it), it)
-    state = _state_bytes(dwl)
-    resumed = DWLWeighting(C, memory_batches=8)
+    # through MMEngine's checkpoint functions, inside a model as a method holds it
+    state = _state_bytes(torch.nn.ModuleDict({'dwl': dwl}))
+    state = weights_to_cpu(state)
+    model = torch.nn.ModuleDict({'dwl': DWLWeighting(C, memory_batches=8)})
+    resumed = model['dwl']
     assert resumed.memory_values.numel() != dwl.memory_values.numel()
-    resumed.load_state_dict(state)
+    mmengine_load_state_dict(model, state, strict=True)
     for it in range(12, 24):
         w_a = ours_step(dwl, *batch(it), it)[2]
         w_b = ours_step(resumed, *batch(it), it)[2]
