@@ -9,6 +9,7 @@ fresh interpreter that never imports semiearth."""
 import copy
 import importlib.util
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -246,31 +247,78 @@ def test_mmseg_only_models_run_in_plain_mmseg_without_semiearth(tmp_path):
 
 
 # ------------------------------------------------- the NC Landsat config, 6 bands
+# makes semiearth and open_clip unimportable in a fresh interpreter (on PYTHONPATH)
+BLOCKER = r'''
+import sys
+
+
+class _Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('semiearth', 'open_clip'):
+            raise ModuleNotFoundError(f'{name} is blocked in this test')
+        return None
+
+
+sys.meta_path.insert(0, _Blocked())
+'''
+
+SIX_BAND_RUN = r'''
+import sys
+import numpy as np
+import torch
+from mmseg.apis import inference_model, init_model
+for name in ('semiearth', 'open_clip'):
+    try:
+        __import__(name)
+        raise SystemExit(f'{name} imported')
+    except ModuleNotFoundError:
+        pass
+model = init_model(sys.argv[1], sys.argv[2], device='cpu')
+res = inference_model(model, np.load(sys.argv[3]))
+assert not [m for m in sys.modules if m.split('.')[0] in ('semiearth', 'open_clip')]
+torch.save(dict(logits=res.seg_logits.data, backbone=type(model.backbone).__module__),
+           sys.argv[4])
+'''
+
+
 def test_nc_landsat_six_band_export_by_the_cli(tmp_path, capsys):
     """The FixMatch NC Landsat config's MobileNetV2 takes 6 bands, which
-    mmseg's MobileNetV2 cannot: the exported config imports only SemiEarth's
-    backbone module and says so; the 6 bands' mean/std survive; teacher and
-    student exports predict what the SemiEarth model's teacher and student
-    predict; the checkpoint loads with weights_only=True."""
+    mmseg's MobileNetV2 cannot: the backbone's module (standalone) is copied
+    beside the exported config, which imports that copy; the 6 bands'
+    mean/std survive; teacher and student exports predict what the SemiEarth
+    model's teacher and student predict, in this process and in one where
+    semiearth and open_clip cannot be imported; the checkpoint loads with
+    weights_only=True."""
+    # the config's model at a quarter of its width (as the CLI's --cfg-options below)
+    tiny = {'model.segmentor.backbone.widen_factor': 0.25,
+            'model.segmentor.decode_head.in_channels': 80,
+            'model.segmentor.decode_head.c1_in_channels': 8,
+            'model.segmentor.decode_head.channels': 16,
+            'model.segmentor.decode_head.c1_channels': 8}
     cfg = Config.fromfile(FIXMATCH_CONFIG)
+    cfg.merge_from_dict(tiny)
     cfg.model.segmentor.backbone.init_cfg = None
     ckpt = str(tmp_path / 'run.pth')
     semi = _trained(cfg, ckpt, dict(dataset_meta=dict(classes=NC_CLASSES, palette=NC_PALETTE)))
     cli = _cli()
     out = {}
     for which in ('teacher', 'student'):
-        assert cli.main([FIXMATCH_CONFIG, ckpt, str(tmp_path / 'out'), '--model', which]) == 0
+        assert cli.main([FIXMATCH_CONFIG, ckpt, str(tmp_path / 'out'), '--model', which,
+                         '--cfg-options', *(f'{k}={v}' for k, v in tiny.items())]) == 0
         printed = capsys.readouterr().out
-        assert 'needs SemiEarth installed' in printed
+        assert 'runs with mmseg alone' in printed and 'plain_multiband_mobilenet_v2.py' in printed
         stem = osp.join(tmp_path, 'out', osp.basename(FIXMATCH_CONFIG)[:-3] + f'_{which}')
         out[which] = (stem + '.py', stem + '.pth')
     text = open(out['teacher'][0]).read()
     assert 'MultiBandMobileNetV2 (semiearth.models.backbones.multiband_mobilenet_v2)' \
         in _comments(text)
     exported = Config.fromfile(out['teacher'][0])
-    assert exported.custom_imports == dict(
-        imports=['semiearth.models.backbones.multiband_mobilenet_v2'],
-        allow_failed_imports=False)
+    assert exported.custom_imports == dict(imports=['plain_multiband_mobilenet_v2'],
+                                           allow_failed_imports=False)
+    copy_path = tmp_path / 'out' / 'plain_multiband_mobilenet_v2.py'
+    assert 'semiearth' not in ''.join(
+        line for line in copy_path.read_text().splitlines()
+        if line.startswith(('import', 'from')))
     dp = exported.model.data_preprocessor
     assert dp.type == 'SegDataPreProcessor'
     assert dp.mean == [63.8, 70.9, 72.5, 105.8, 105.6, 90.1]
@@ -307,6 +355,20 @@ def test_nc_landsat_six_band_export_by_the_cli(tmp_path, capsys):
         logits[which] = got.seg_logits.data
     assert not torch.allclose(logits['teacher'], logits['student'], atol=1e-3)
 
+    # plain mmseg: semiearth and open_clip unimportable, from another directory
+    blocker = tmp_path / 'blocker'
+    blocker.mkdir()
+    (blocker / 'sitecustomize.py').write_text(BLOCKER)
+    np.save(tmp_path / 'img.npy', img)
+    env = dict(os.environ, PYTHONPATH=str(blocker))
+    proc = subprocess.run([sys.executable, '-W', 'ignore', '-c', SIX_BAND_RUN, *out['teacher'],
+                           str(tmp_path / 'img.npy'), str(tmp_path / 'plain6.pth')],
+                          capture_output=True, text=True, cwd=str(blocker), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = torch.load(tmp_path / 'plain6.pth', weights_only=True)
+    assert got['backbone'] == 'plain_multiband_mobilenet_v2'
+    assert torch.allclose(got['logits'], logits['teacher'], atol=1e-5)
+
 
 def test_dinov2_export_imports_only_the_backbone_module(tmp_path):
     """SemiEarth's DINOv2ViT has no mmseg counterpart: the exported config's
@@ -333,10 +395,11 @@ def test_dinov2_export_imports_only_the_backbone_module(tmp_path):
     ckpt = str(tmp_path / 'dino.pth')
     semi = _trained(cfg, ckpt, {})  # no dataset_meta: the test set's classes are used
     result = export_segmentor(cfg, ckpt, str(tmp_path / 'out'))
-    assert result.custom_imports == ['semiearth.models.backbones.dinov2_vit']
+    assert result.custom_imports == result.needs_semiearth == \
+        ['semiearth.models.backbones.dinov2_vit']
     text = open(result.config).read()
-    assert 'DINOv2ViT (semiearth.models.backbones.dinov2_vit). custom_imports imports only ' \
-        'the module(s) defining them' in _comments(text)
+    assert 'DINOv2ViT (semiearth.models.backbones.dinov2_vit). ' \
+        'semiearth.models.backbones.dinov2_vit: imported from SemiEarth' in _comments(text)
     exported = Config.fromfile(result.config)
     assert exported.custom_imports.imports == ['semiearth.models.backbones.dinov2_vit']
     assert exported.model.data_preprocessor.test_cfg == dict(size_divisor=14)

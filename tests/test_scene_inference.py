@@ -19,7 +19,7 @@ from conftest import FIXMATCH_CONFIG, ROOT, SUP_CONFIG
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 import quickstart  # noqa: E402
 from semiearth.apis import inference_scene, init_scene_model  # noqa: E402
-from semiearth.apis.scene_inference import window_starts  # noqa: E402
+from semiearth.apis.scene_windows import window_starts  # noqa: E402
 
 NC_META = dict(classes=('developed', 'agriculture', 'herbaceous', 'shrubland', 'forest',
                         'water'),
@@ -182,19 +182,23 @@ def test_bigger_than_a_window_equals_mmseg_slide_inference(tiny, tmp_path):
     assert len(np.unique(got)) >= 3  # a real map, not one class
 
 
-def test_nodata_any_band_and_override(tiny, tmp_path):
+def test_nodata_every_band_and_override(tiny, tmp_path):
+    """GDAL's dataset mask: a pixel is nodata where every band holds the
+    nodata value (one band at 0 is a valid, dark pixel); windows with no
+    valid pixel are skipped; --nodata V applies the same rule to a file
+    without nodata."""
     arr = _synthetic(200, 260, seed=1)
-    arr[2, 10:20, 30:50] = 0  # one band's nodata is enough
+    arr[2, 10:20, 30:50] = 0  # one band at the nodata value: still valid
     arr[:, 100:200, 0:130] = 0  # a corner of nodata in every band: whole windows skipped
     model = init_scene_model(tiny['sup'], tiny['sup_ckpt'])
     path = _write(tmp_path / 'nd.tif', arr, nodata=0)
     out = str(tmp_path / 'map.tif')
     res = inference_scene(model, path, out, window=64, overlap=16, scale_factor=1,
                           progress=False)
-    bad = (arr == 0).any(0)
+    bad = (arr == 0).all(0)
     with rasterio.open(out) as f:
         got = f.read(1)
-        assert f.nodata == 255
+        assert f.nodata == 255 and 'every band' in f.tags()['validity']
     assert np.array_equal(got == 255, bad)
     assert got[~bad].max() < 6
     assert res['nodata_pixels'] == int(bad.sum()) and res['windows_all_nodata'] > 0
@@ -207,6 +211,103 @@ def test_nodata_any_band_and_override(tiny, tmp_path):
     res3 = inference_scene(model, path2, str(tmp_path / 'm3.tif'), window=64, overlap=16,
                            scale_factor=1, nodata=0, progress=False)
     assert res3['nodata_pixels'] == int(bad.sum())
+    with rasterio.open(str(tmp_path / 'm3.tif')) as f:
+        assert np.array_equal(f.read(1), got)
+
+
+@pytest.fixture(scope='module')
+def masked_scene():
+    """A 6-band scene with values 1..254, a nodata region (an irregular
+    blob), and valid pixels saturated (255) or dark (0) in one band."""
+    arr = _synthetic(72, 100, seed=4).clip(1, 254)
+    yy, xx = np.mgrid[:72, :100]
+    nodata = ((yy - 20) ** 2 + (xx - 30) ** 2 < 15 ** 2) | (xx >= 90)
+    saturated = np.zeros_like(nodata)
+    saturated[50:60, 40:70] = True
+    arr[3][saturated] = 255
+    arr[1, 60:66, 10:30] = 0
+    return arr, nodata, saturated
+
+
+def _map(model, path, tmp_path, name, **kw):
+    out, conf = str(tmp_path / f'{name}.tif'), str(tmp_path / f'{name}_conf.tif')
+    res = inference_scene(model, path, out, window=32, overlap=8, scale_factor=4,
+                          confidence_path=conf, progress=False, **kw)
+    with rasterio.open(out) as f, rasterio.open(conf) as c:
+        return f.read(1), c.read(1), res
+
+
+def test_nodata_encodings_give_the_same_map(tiny, masked_scene, tmp_path):
+    """The same scene with nodata stored as uint8 0, uint8 255 and float32
+    -9999: the identical map and confidence (nodata pixels reach the model
+    as the normalisation mean, whatever the file stores there); 255 exactly
+    on nodata; pixels saturated or dark in one band stay valid."""
+    arr, nodata, saturated = masked_scene
+    model = init_scene_model(tiny['sup'], tiny['sup_ckpt'])
+    encodings = {'uint8_0': (arr.copy(), 0), 'uint8_255': (arr.copy(), 255),
+                 'float32': (arr.astype(np.float32), -9999.0)}
+    maps = {}
+    for name, (a, value) in encodings.items():
+        a[:, nodata] = value
+        with pytest.warns(UserWarning, match='float32') if a.dtype != np.uint8 else \
+                _no_warning():
+            maps[name] = _map(model, _write(tmp_path / f'{name}.tif', a, nodata=value),
+                              tmp_path, f'map_{name}')
+    ref_cls, ref_conf, res = maps['uint8_0']
+    assert np.array_equal(ref_cls == 255, nodata)
+    assert ref_cls[~nodata].max() < 6 and not (ref_cls[saturated] == 255).any()
+    assert res['nodata_pixels'] == int(nodata.sum())
+    for name, (cls, conf, _) in maps.items():
+        assert np.array_equal(cls, ref_cls), name
+        assert np.array_equal(conf, ref_conf), name
+    # what the model saw under the nodata: the mean, not the stored value
+    filled = arr.astype(np.float32)
+    filled[:, nodata] = model.data_preprocessor.mean.flatten().numpy()[:, None]
+    no_nd = _write(tmp_path / 'filled.tif', filled)
+    with pytest.warns(UserWarning, match='float32'):
+        cls, _, _ = _map(model, no_nd, tmp_path, 'map_filled')
+    assert np.array_equal(cls[~nodata], ref_cls[~nodata])
+
+
+class _no_warning:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_mask_band_and_alpha_are_honoured(tiny, masked_scene, tmp_path):
+    """A scene whose nodata is an internal mask band (values under it are
+    arbitrary), and the same scene as 6 bands + alpha: 255 exactly where the
+    mask says, the alpha band is not fed to the model, and the map is the
+    nodata-value encoding's."""
+    arr, nodata, _ = masked_scene
+    model = init_scene_model(tiny['sup'], tiny['sup_ckpt'])
+    a = arr.copy()
+    a[:, nodata] = 0
+    ref_cls, ref_conf, _ = _map(model, _write(tmp_path / 'nd.tif', a, nodata=0), tmp_path, 'ref')
+    garbage = arr.copy()
+    garbage[:, nodata] = np.random.default_rng(0).integers(0, 256, (6, int(nodata.sum())))
+    masked = str(tmp_path / 'masked.tif')
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(masked, 'w', driver='GTiff', height=72, width=100, count=6,
+                           dtype='uint8', crs=CRS, transform=TRANSFORM) as dst:
+            dst.write(garbage)
+            dst.write_mask(np.where(nodata, 0, 255).astype(np.uint8))
+    assert not osp.exists(masked + '.msk')  # internal
+    cls, conf, res = _map(model, masked, tmp_path, 'out_masked')
+    assert res['validity'] == 'mask band'
+    assert np.array_equal(cls, ref_cls) and np.array_equal(conf, ref_conf)
+    alpha = str(tmp_path / 'alpha.tif')
+    from rasterio.enums import ColorInterp
+    with rasterio.open(alpha, 'w', driver='GTiff', height=72, width=100, count=7,
+                       dtype='uint8', crs=CRS, transform=TRANSFORM) as dst:
+        dst.colorinterp = [ColorInterp.gray] + [ColorInterp.undefined] * 5 + [ColorInterp.alpha]
+        dst.write(np.concatenate([garbage, np.where(nodata, 0, 255)[None]]).astype(np.uint8))
+    cls, conf, res = _map(model, alpha, tmp_path, 'out_alpha')
+    assert res['validity'] == 'alpha band'
+    assert np.array_equal(cls, ref_cls) and np.array_equal(conf, ref_conf)
 
 
 def test_teacher_by_default_student_on_request(tiny, tmp_path):
@@ -249,11 +350,12 @@ def test_errors_name_file_value_and_fix(tiny, tmp_path):
             inference_scene(model, reader, str(out), window=16, overlap=0, scale_factor=1,
                             confidence_path=str(tmp_path / 'half_conf.tif'), progress=False)
     assert not out.exists() and not (tmp_path / 'half_conf.tif').exists()
-    with pytest.raises(ValueError, match=r"sup\.pth' does not fit the model of .*sup\.py.*"
-                       r'conv_seg.*Fix'):
+    with pytest.raises(ValueError, match=r"sup\.pth': its weights do not fit the model of "
+                       r'.*sup\.py.*conv_seg.*Fix'):
         init_scene_model(tiny['sup'], tiny['sup_ckpt'],
                          cfg_options={'model.decode_head.num_classes': 5})
-    with pytest.raises(ValueError, match=r"semi\.pth' does not fit the model of .*sup\.py"):
+    with pytest.raises(ValueError, match=r"semi\.pth': its teacher weights do not fit the "
+                       r'model of .*sup\.py'):
         init_scene_model(tiny['sup'], tiny['semi_ckpt'],
                          cfg_options={'model.decode_head.channels': 8})
 
@@ -268,8 +370,9 @@ def scene_tif(tmp_path_factory):
 def test_embedded_scene_as_the_test_tiles(tiny, nc_data, scene_tif, tmp_path):
     """The NC Landsat scene: same grid as the input, classes in range, 255
     exactly on nodata, colour table; and with tile-aligned windows the map
-    of each test tile is what mmseg's inference_model gives on the tile
-    file (same bands, stretch and x4 resize as in training)."""
+    of each test tile not overlapped by the edge-flush windows is what
+    mmseg's inference_model gives on the tile file (same bands, stretch and
+    x4 resize as in training) up to near-ties."""
     from mmseg.apis import inference_model
     path, img, _ = scene_tif
     model = init_scene_model(tiny['sup'], tiny['sup_ckpt'], cfg_options={
@@ -302,10 +405,13 @@ def test_embedded_scene_as_the_test_tiles(tiny, nc_data, scene_tif, tmp_path):
         ref = logits.argmax(0).numpy()
         valid = ~nodata[y:y + 32, x:x + 32]
         top2 = torch.topk(logits, 2, dim=0).values
-        sure = valid & ((top2[0] - top2[1]).numpy() > 1e-4)
+        # the test pipeline resizes the uint8 tile (rounding to integers),
+        # scene inference resizes float32 windows: the maps differ only
+        # where the top two logits nearly tie
+        sure = valid & ((top2[0] - top2[1]).numpy() > 0.02)
         assert np.array_equal(pred[y:y + 32, x:x + 32][sure], ref[sure]), name
         np.testing.assert_allclose(confidence[y:y + 32, x:x + 32][valid],
-                                   torch.softmax(logits, 0).amax(0).numpy()[valid], atol=1e-5)
+                                   torch.softmax(logits, 0).amax(0).numpy()[valid], atol=5e-3)
         checked += 1
         if checked == 4:
             break

@@ -4,9 +4,11 @@ Writes ``OUT_DIR/<config name>_<model>.pth`` (an mmseg ``EncoderDecoder``
 state dict with ``meta.dataset_meta``: classes, palette) and
 ``OUT_DIR/<config name>_<model>.py`` (the model, its data preprocessor, a test
 pipeline / dataloader / evaluator and a test runtime, in mmseg terms), which
-mmseg's ``init_model`` / ``inference_model`` and ``tools/test.py`` run; for
-models built from mmseg components only, without SemiEarth installed
-(docs/export.md).
+mmseg's ``init_model`` / ``inference_model`` and ``tools/test.py`` run
+without SemiEarth installed: a SemiEarth backbone without an mmseg
+counterpart (the 6-band ``MultiBandMobileNetV2``) is copied beside them as a
+module that imports only torch, mmcv and mmseg (docs/export.md says which
+models still need SemiEarth).
 
 Usage::
 
@@ -14,14 +16,12 @@ Usage::
         [--model teacher|student] [--cfg-options KEY=VALUE ...]
 """
 import argparse
-import os.path as osp
 import sys
 
 from mmengine.config import DictAction
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
-import semiearth  # noqa: E402,F401  (registers SemiEarth's components)
-from semiearth.apis.export import ExportError, export_segmentor  # noqa: E402
+import semiearth  # noqa: F401  (registers SemiEarth's components)
+from semiearth.apis.export import ExportError, export_segmentor
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,11 +48,13 @@ def main(argv=None) -> int:
     print(f'exported the {result.model} of {args.checkpoint}')
     print(f'  config:     {result.config}')
     print(f'  checkpoint: {result.checkpoint}')
+    for copy in result.copies:
+        print(f'  module:     {copy} (imports only torch, mmcv and mmseg)')
     for note in result.notes:
         print(f'  note: {note}')
-    if result.custom_imports:
+    if result.needs_semiearth:
         print('  needs SemiEarth installed (custom_imports: '
-              f"{', '.join(result.custom_imports)})")
+              f"{', '.join(result.needs_semiearth)})")
     else:
         print('  runs with mmseg alone (no SemiEarth import)')
     return 0

@@ -1,10 +1,23 @@
-"""mmseg's MobileNetV2 with a configurable number of input bands."""
+"""mmseg's MobileNetV2 with a configurable number of input bands.
+
+This module stands alone: it imports mmcv and mmseg only, never SemiEarth.
+Export (``semiearth.apis.export_modules``) copies it beside an exported
+config, so plain mmseg builds this backbone without SemiEarth installed.
+Keep it so: an import of SemiEarth here would break every exported 6-band
+model.
+"""
 from mmcv.cnn import ConvModule
 from mmseg.models.backbones import MobileNetV2
 from mmseg.registry import MODELS
 
+#: Export may copy this file beside an exported config (see the docstring).
+STANDALONE = True
 
-@MODELS.register_module()
+
+# force: a process may import both this module and its exported copy (the
+# same code under another module name); the second registration replaces the
+# first instead of failing
+@MODELS.register_module(force=True)
 class MultiBandMobileNetV2(MobileNetV2):
     """:class:`mmseg.models.backbones.MobileNetV2` taking ``in_channels`` bands.
 
