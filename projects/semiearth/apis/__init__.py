@@ -7,4 +7,5 @@ __all__ = ['VLM_CKPT_ENV', 'DatasetImages', 'build_loading_dataset', 'build_puri
 from .scene_inference import inference_scene, init_scene_model  # noqa: E402
 __all__ += ['inference_scene', 'init_scene_model']
 from .export import ExportError, export_segmentor  # noqa: E402
-__all__ += ['ExportError', 'export_segmentor']
+from .plain_model import PlainModel, PlainModelError, load_plain_model  # noqa: E402
+__all__ += ['ExportError', 'export_segmentor', 'PlainModel', 'PlainModelError', 'load_plain_model']
