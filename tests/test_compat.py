@@ -1,4 +1,4 @@
-"""The CPU-stack shims of semiearth.compat (shared/STACK.md)."""
+"""The CPU-stack shims of semiearth.compat and semiearth_startup (docs/install.md)."""
 import importlib
 import sys
 

@@ -2,8 +2,8 @@
 
 Each shim checks whether the real component is present and does nothing when
 it is, so a GPU user with a CUDA build of torch/torchvision and a full
-``mmcv`` (compiled ops) runs upstream code untouched. The breakages and fixes
-are those recorded in the project's ``shared/STACK.md``:
+``mmcv`` (compiled ops) runs upstream code untouched. The breakages met on
+the pinned CPU stack (docs/install.md) and their fixes:
 
 1. ``torchvision`` wheels built for CUDA fail to import beside a CPU torch
    (``operator torchvision::nms does not exist``). Declaring the two operator
