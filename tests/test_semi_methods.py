@@ -213,3 +213,213 @@ def test_two_view_methods_say_which_data_config_gives_the_second_view():
     with pytest.raises(ValueError, match=r"lacks branches \['unsup_strong2'\] that "
                                          r"UniMatchV2 needs.*_semi-2strong"):
         model.loss(inputs, samples)
+
+
+# ------------------------------------------------- parity with the anchors
+# Each test feeds the same tensors to the anchor's formulas (written out
+# below, lines cited) and to our step (model outputs patched in), with B = 2
+# unlabeled images per batch: there UniMatch-V2's partner `flip(0)` and our
+# `roll(1)` pick the same image (docs/fidelity.md). The loss must agree to 1e-6.
+UV2 = 'LiheYoung/UniMatch-V2 @ f6afb4dfca2d9dcbcee2307e97717954ca75c0ba'
+UM = 'LiheYoung/UniMatch @ 0324f3dd4a22128105a5eb135d2586c0bb3cc647'
+THRESH = 0.95
+
+
+def _fixed(monkeypatch, model, n_boxes, *logits):
+    """Patch the CutMix boxes (one per view, in order) and the decode
+    head's outputs (one tensor per call, in order); returns the boxes."""
+    g = torch.Generator().manual_seed(11)
+    boxes = []
+    for _ in range(n_boxes):
+        box = torch.zeros(B, H, W, dtype=torch.bool)
+        y, x = torch.randint(0, H - 12, (2,), generator=g).tolist()
+        box[0, y:y + 12, x:x + 16] = True
+        box[1, x:x + 8, y:y + 20] = True
+        boxes.append(box)
+    drawn, outputs = iter(boxes), iter(logits)
+    monkeypatch.setattr(seg_module, 'random_cutmix_boxes', lambda *a, **k: next(drawn))
+    monkeypatch.setattr(model.student.decode_head, 'forward', lambda feats: next(outputs))
+    return boxes
+
+
+def _anchor_inputs(samples):
+    """UniMatch's mask_x (255 = ignore) and ignore_mask (255 = padding)."""
+    mask_x = torch.stack([s.gt_sem_seg.data[0] for s in samples['sup']])
+    valid = torch.stack([s.valid_mask.data[0] for s in samples['unsup_weak']])
+    ignore_mask = torch.where(valid.bool(), 0, 255)
+    return mask_x, ignore_mask
+
+
+def _anchor_cutmix(box, mask, conf, ignore_mask, mask_mix, conf_mix, ignore_mix):
+    """UniMatch-V2 unimatch_v2.py l.181-190 / UniMatch unimatch.py l.161-172."""
+    mask_c, conf_c, ignore_c = mask.clone(), conf.clone(), ignore_mask.clone()
+    mask_c[box == 1] = mask_mix[box == 1]
+    conf_c[box == 1] = conf_mix[box == 1]
+    ignore_c[box == 1] = ignore_mix[box == 1]
+    return mask_c, conf_c, ignore_c
+
+
+def _anchor_loss_u(pred, mask, conf, ignore_mask):
+    """unimatch_v2.py l.194-196, unimatch.py l.176-186: masked CE over
+    accepted pixels / valid pixels."""
+    loss = nn.CrossEntropyLoss(reduction='none')(pred, mask)
+    loss = loss * ((conf >= THRESH) & (ignore_mask != 255))
+    return loss.sum() / (ignore_mask != 255).sum().item()
+
+
+def _ours(model, inputs, samples):
+    total, _ = model.parse_losses(model.loss(inputs, samples))
+    return total
+
+
+def _logits(g, n, scale=1.0):
+    return (torch.randn(n, C, H, W, generator=g) * scale).requires_grad_()
+
+
+def test_fixmatch_loss_is_the_anchors(monkeypatch):
+    """UniMatch-V2 fixmatch.py l.171-193 (UV2): teacher argmax / max softmax,
+    CutMix of the targets with the batch flipped, (loss_x + loss_u) / 2."""
+    model = _model('FixMatch')
+    inputs, samples = _batch()
+    g = torch.Generator().manual_seed(5)
+    pred_u_w, logits = _logits(g, B, 6.0).detach(), _logits(g, N_SUP + B)
+    monkeypatch.setattr(model, '_teacher_probs', lambda x: pred_u_w.softmax(1))
+    (box,) = _fixed(monkeypatch, model, 1, logits)
+    ours = _ours(model, inputs, samples)
+
+    mask_x, ignore_mask = _anchor_inputs(samples)
+    conf_u_w, mask_u_w = pred_u_w.softmax(dim=1).max(dim=1)[0], pred_u_w.argmax(dim=1)
+    pred_x, pred_u_s = logits.split([N_SUP, B])
+    targets = _anchor_cutmix(box, mask_u_w, conf_u_w, ignore_mask, mask_u_w.flip(0),
+                             conf_u_w.flip(0), ignore_mask.flip(0))
+    loss_x = nn.CrossEntropyLoss(ignore_index=255)(pred_x, mask_x)
+    loss = (loss_x + _anchor_loss_u(pred_u_s, *targets)) / 2.0
+    assert ((targets[1] >= THRESH) & (targets[2] != 255)).float().mean() > 0.2
+    assert abs(ours.item() - loss.item()) < 1e-6
+
+
+def test_unimatch_v2_loss_is_the_anchors(monkeypatch):
+    """UniMatch-V2 unimatch_v2.py (UV2): l.170-173 teacher labels; l.175-176
+    and 181-190 each strong view CutMixed with its own box from the one
+    teacher prediction; l.179 one forward over both views; l.192-204
+    loss_u = (s1 + s2) / 2, loss = (loss_x + loss_u) / 2."""
+    model = _model('UniMatchV2')
+    inputs, samples = _batch()
+    g = torch.Generator().manual_seed(6)
+    pred_u_w, logits = _logits(g, B, 6.0).detach(), _logits(g, N_SUP + 2 * B)
+    monkeypatch.setattr(model, '_teacher_probs', lambda x: pred_u_w.softmax(1))
+    box1, box2 = _fixed(monkeypatch, model, 2, logits)
+    ours = _ours(model, inputs, samples)
+
+    mask_x, ignore_mask = _anchor_inputs(samples)
+    conf_u_w, mask_u_w = pred_u_w.softmax(dim=1).max(dim=1)[0], pred_u_w.argmax(dim=1)
+    pred_x, pred_u_s1, pred_u_s2 = logits.split([N_SUP, B, B])
+    flipped = (mask_u_w.flip(0), conf_u_w.flip(0), ignore_mask.flip(0))
+    loss_x = nn.CrossEntropyLoss(ignore_index=255)(pred_x, mask_x)
+    loss_u_s1 = _anchor_loss_u(pred_u_s1, *_anchor_cutmix(box1, mask_u_w, conf_u_w,
+                                                          ignore_mask, *flipped))
+    loss_u_s2 = _anchor_loss_u(pred_u_s2, *_anchor_cutmix(box2, mask_u_w, conf_u_w,
+                                                          ignore_mask, *flipped))
+    loss_u_s = (loss_u_s1 + loss_u_s2) / 2.0
+    loss = (loss_x + loss_u_s) / 2.0
+    assert loss_u_s1 != loss_u_s2
+    assert abs(ours.item() - loss.item()) < 1e-6
+
+
+def test_unimatch_loss_is_the_anchors(monkeypatch):
+    """UniMatch unimatch.py (UM): l.135-140 the CutMix partners labelled by
+    the model in eval mode; l.151-159 labels from the train-mode forward of
+    cat(img_x, img_u_w), detached, with its feature-perturbed twin
+    (model/semseg/deeplabv3plus.py l.44-50); l.155 one forward over both
+    strong views; l.161-172 pasted targets from the partners' labels;
+    l.174-188 loss = (x + 0.25 s1 + 0.25 s2 + 0.5 fp) / 2.
+    The anchor's partners are another batch (a second pass of the loader);
+    ours are the batch rolled by one, so the anchor's `pred_u_w_mix` here is
+    our eval-mode prediction rolled."""
+    model = _model('UniMatch')
+    inputs, samples = _batch()
+    g = torch.Generator().manual_seed(7)
+    pred_eval = _logits(g, B, 6.0).detach()
+    preds, preds_fp = _logits(g, N_SUP + B, 6.0), _logits(g, N_SUP + B)
+    strong = _logits(g, 2 * B)
+    monkeypatch.setattr(model, 'online_probs', lambda x: pred_eval.softmax(1))
+    box1, box2 = _fixed(monkeypatch, model, 2, torch.cat([preds, preds_fp]), strong)
+    ours = _ours(model, inputs, samples)
+
+    mask_x, ignore_mask = _anchor_inputs(samples)
+    roll = torch.roll(torch.arange(B), 1)
+    pred_u_w_mix, ignore_mask_mix = pred_eval[roll], ignore_mask[roll]
+    conf_u_w_mix = pred_u_w_mix.softmax(dim=1).max(dim=1)[0]
+    mask_u_w_mix = pred_u_w_mix.argmax(dim=1)
+    pred_x, pred_u_w = preds.split([N_SUP, B])
+    pred_u_w_fp = preds_fp[N_SUP:]
+    pred_u_s1, pred_u_s2 = strong.chunk(2)
+    pred_u_w = pred_u_w.detach()
+    conf_u_w = pred_u_w.softmax(dim=1).max(dim=1)[0]
+    mask_u_w = pred_u_w.argmax(dim=1)
+    mix = (mask_u_w_mix, conf_u_w_mix, ignore_mask_mix)
+    loss_x = nn.CrossEntropyLoss(ignore_index=255)(pred_x, mask_x)
+    loss_u_s1 = _anchor_loss_u(pred_u_s1, *_anchor_cutmix(box1, mask_u_w, conf_u_w,
+                                                          ignore_mask, *mix))
+    loss_u_s2 = _anchor_loss_u(pred_u_s2, *_anchor_cutmix(box2, mask_u_w, conf_u_w,
+                                                          ignore_mask, *mix))
+    loss_u_w_fp = _anchor_loss_u(pred_u_w_fp, mask_u_w, conf_u_w, ignore_mask)
+    loss = (loss_x + loss_u_s1 * 0.25 + loss_u_s2 * 0.25 + loss_u_w_fp * 0.5) / 2.0
+    assert len({round(v.item(), 4) for v in (loss_u_s1, loss_u_s2, loss_u_w_fp)}) == 3
+    assert abs(ours.item() - loss.item()) < 1e-6
+
+
+# ------------------------------------------------- feature perturbations
+def _dinov2_feats(b, c=6):
+    return [(torch.rand(b, c, 3, 3) + 0.5, torch.rand(b, c) + 0.5) for _ in range(4)]
+
+
+@pytest.mark.parametrize('kind', ['dinov2', 'resnet'])
+def test_complementary_channel_dropout(kind):
+    """UniMatch-V2 model/semseg/dpt.py l.148-161 (UV2): a Bernoulli(0.5) x 2
+    mask per (sample, channel) on the first view, 2 - mask on the second,
+    int(B/2 * 0.5) image pairs left whole; labeled rows untouched. Levels of
+    one width share the mask (the anchor's four DINOv2 levels), levels of
+    other widths draw their own; DINOv2's (map, cls) pairs get the same."""
+    n, b = 2, 8
+    feats = (_dinov2_feats(n + 2 * b) if kind == 'dinov2' else
+             [torch.rand(n + 2 * b, c, 4, 4) + 0.5 for c in (4, 8, 8, 16)])
+    out = complementary_channel_dropout(feats, offset=n, num_pairs=b,
+                                        generator=torch.Generator().manual_seed(0))
+    assert type(out) is type(feats) and len(out) == len(feats)
+    flat_in = [t for f in feats for t in (f if isinstance(f, tuple) else (f,))]
+    flat_out = [t for f in out for t in (f if isinstance(f, tuple) else (f,))]
+    masks = {}
+    for t_in, t_out in zip(flat_in, flat_out):
+        ratio = (t_out / t_in).flatten(2) if t_in.dim() > 2 else (t_out / t_in)[..., None]
+        mask = ratio[..., 0]
+        torch.testing.assert_close(ratio, mask[..., None].expand_as(ratio))  # per channel
+        assert torch.equal(mask[:n], torch.ones_like(mask[:n]))
+        m1, m2 = mask[n:n + b], mask[n + b:]
+        torch.testing.assert_close(m1 + m2, torch.full_like(m1, 2.0))
+        whole = (m1 == 1).all(1)
+        assert whole.sum() == int(b * 0.5)
+        assert set(m1[~whole].unique().tolist()) <= {0.0, 2.0}
+        masks.setdefault(mask.shape[1], []).append(mask)
+    for same_width in masks.values():
+        assert all(torch.equal(m, same_width[0]) for m in same_width)
+    wholes = {tuple((ms[0][n:n + b] == 1).all(1).tolist()) for ms in masks.values()}
+    assert len(wholes) == 1  # the same image pairs kept whole at every level
+
+
+def test_channel_dropout_is_dropout2d_per_level():
+    """UniMatch deeplabv3plus.py l.44-50 (UM): nn.Dropout2d(0.5) per level:
+    whole channels zeroed, the rest x2; DINOv2's map and class token share a
+    level's mask; each level draws its own."""
+    feats = _dinov2_feats(16, c=32)
+    out = channel_dropout(feats, 0.5, generator=torch.Generator().manual_seed(0))
+    masks = []
+    for (m_in, c_in), (m_out, c_out) in zip(feats, out):
+        mask = (m_out / m_in)[..., 0, 0]
+        torch.testing.assert_close(m_out / m_in, mask[..., None, None].expand_as(m_in))
+        torch.testing.assert_close(c_out / c_in, mask)
+        assert set(mask.unique().tolist()) == {0.0, 2.0}
+        masks.append(mask)
+    assert not torch.equal(masks[0], masks[1])
+    with pytest.raises(ValueError, match='p must be in'):
+        channel_dropout(feats, 1.0)
