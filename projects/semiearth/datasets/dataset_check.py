@@ -96,7 +96,11 @@ def _label_summary(path: str) -> Tuple[int, int, int, List[int]]:
         channels = 1
     else:
         channels = 1 if arr.ndim == 2 else arr.shape[2]
-    return arr.shape[0], arr.shape[1], channels, np.unique(arr).tolist()
+    if arr.dtype == np.uint8:  # counting is linear; np.unique sorts (4x slower at 512 px)
+        values = np.flatnonzero(np.bincount(arr.ravel(), minlength=256)).tolist()
+    else:
+        values = np.unique(arr).tolist()
+    return arr.shape[0], arr.shape[1], channels, values
 
 
 class _Cache:
