@@ -19,14 +19,12 @@ holds ``P(VLM says j | true class k)`` (the calibration of
 :func:`semiearth.apis.evidence_precompute.precompute_evidence`.
 """
 import argparse
-import os.path as osp
 
 import torch
 
 from semiearth.apis.cli import CfgOptionsAction
 from semiearth.apis.evidence_precompute import precompute_evidence
 from semiearth.apis.vlm_tools import load_semi_config
-from semiearth.vlm.evidence_cache import CALIBRATION_FILE
 
 
 def parse_args(argv=None):
@@ -45,10 +43,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_semi_config(args.config, args.cfg_options, args.vlm_checkpoint)
-    done = precompute_evidence(cfg, args.device, args.batch_size, args.force)
-    print(f'\nwrote {osp.join(done["cache_dir"], "meta.json")} ({done["images"]} images) and '
-          f'{CALIBRATION_FILE}: VLM accuracy per class on the labeled pixels '
-          + ', '.join(f'{k} {a:.2f}' for k, a in zip(done['class_keys'], done['accuracy'])))
+    precompute_evidence(cfg, args.device, args.batch_size, args.force)
 
 
 if __name__ == '__main__':

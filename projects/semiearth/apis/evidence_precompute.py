@@ -3,6 +3,7 @@ unlabeled and labeled image's map) and calibrate the VLM on the labeled
 images: what ``tools/precompute_vlm.py`` and the step benchmark's cached
 variant run. See :mod:`semiearth.vlm.evidence_cache` for the cache and
 :func:`semiearth.vlm.calibration.calibrate` for the calibration."""
+import os.path as osp
 from typing import Dict, List, Tuple
 
 import torch
@@ -12,8 +13,8 @@ from mmengine.utils import ProgressBar
 from ..vlm import DenseCLIP
 from ..vlm.calibration import calibrate, per_class_accuracy
 from ..vlm.dataset_images import DatasetImages
-from ..vlm.evidence_cache import (EvidenceCache, cache_key, prepare_cache, write_map,
-                                  write_meta)
+from ..vlm.evidence_cache import (CALIBRATION_FILE, EvidenceCache, cache_key, prepare_cache,
+                                  write_map, write_meta)
 from .vlm_tools import build_purifier_vlm, purifier_cfg
 
 
@@ -71,9 +72,9 @@ def precompute_evidence(cfg: Config, device, batch_size: int = 8,
     """Fill ``model.purifier.cache_dir`` with the maps of every image of the
     config (maps of other VLM settings are deleted; maps already there kept
     unless ``force``), write ``meta.json`` and calibrate the VLM on the
-    labeled images. Returns ``cache_dir``, ``images`` (how many in
-    meta.json), ``class_keys`` and ``accuracy`` (the VLM's, per class, on
-    the labeled pixels)."""
+    labeled images, printing what it does. Returns ``cache_dir``, ``images``
+    (how many in meta.json), ``class_keys`` and ``accuracy`` (the VLM's, per
+    class, on the labeled pixels)."""
     purifier = purifier_cfg(cfg)
     cache_dir, factor = purifier.get('cache_dir'), int(purifier.get('downsample', 1))
     if not cache_dir:
@@ -96,5 +97,9 @@ def precompute_evidence(cfg: Config, device, batch_size: int = 8,
     sizes = {k: v for k, v in sizes.items() if k in names}
     write_meta(cache_dir, fingerprint, vlm.class_keys, factor, sizes)
     counts = calibrate(EvidenceCache(cache_dir, fingerprint, vlm.class_keys), images.labeled)
+    accuracy = per_class_accuracy(counts).tolist()
+    print(f'\nwrote {osp.join(cache_dir, "meta.json")} ({len(sizes)} images) and '
+          f'{CALIBRATION_FILE}: VLM accuracy per class on the labeled pixels '
+          + ', '.join(f'{k} {a:.2f}' for k, a in zip(vlm.class_keys, accuracy)))
     return dict(cache_dir=cache_dir, images=len(sizes), class_keys=list(vlm.class_keys),
-                accuracy=per_class_accuracy(counts).tolist())
+                accuracy=accuracy)
