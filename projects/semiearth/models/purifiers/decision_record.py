@@ -13,7 +13,7 @@ in the weak view's pixels:
 - ``label`` (uint8), ``conf`` (float16): the purified pseudo-label;
   ``thresh`` (float16): the threshold the segmentor passed for the teacher's
   label; ``accepted`` (bool): ``conf >= thresh``;
-- ``src_coords`` (int32, ``(2, H, W)``, x then y; -1 on padding), when the
+- ``src_coords`` (int16, ``(2, H, W)``, x then y; -1 on padding), when the
   pipeline has ``AddSourceCoords``: where each pixel comes from in the
   source image, so the ground truth and the nodata mask can be looked up
   afterwards (the purifier never sees either);
@@ -66,7 +66,7 @@ def build_records(probs: Tensor, evidence: Tensor, has_evidence: Tensor, thresh:
                   label=(label, np.uint8), conf=(conf, np.float16),
                   thresh=(thresh, np.float16), accepted=(conf >= thresh, bool))
     if src_coords is not None:
-        fields['src_coords'] = (src_coords.round(), np.int32)
+        fields['src_coords'] = (src_coords.round(), np.int16)
     arrays = {k: v.detach().cpu().numpy().astype(t) for k, (v, t) in fields.items()}
     return [{k: v[i] for k, v in arrays.items()} for i in range(label.shape[0])]
 
