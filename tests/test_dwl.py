@@ -73,13 +73,16 @@ def anchor_dwl_step(mem, logit_l, gt_l, logit_uw, logit_us, iters, total_iters, 
     loss_l = F.cross_entropy(logit_l, gt_l, ignore_index=255)
     prob_uw = torch.softmax(logit_uw, dim=1)
     max_prob, pl = torch.max(prob_uw, dim=1)
-    prob_bar = F.interpolate(prob_uw, size=(size, size), mode='nearest').permute(0, 2, 3, 1).reshape(-1, C)
-    pl_bar = F.interpolate(pl.float().unsqueeze(1), size=(size, size), mode='nearest').squeeze(1).reshape(-1).long()
+    prob_bar = F.interpolate(prob_uw, size=(size, size), mode='nearest')
+    prob_bar = prob_bar.permute(0, 2, 3, 1).reshape(-1, C)
+    pl_bar = F.interpolate(pl.float().unsqueeze(1), size=(size, size), mode='nearest')
+    pl_bar = pl_bar.squeeze(1).reshape(-1).long()
     anchor_update_cls_memory(mem, prob_bar, pl_bar, 50)
     bins = anchor_sample_cls_bins(mem)
     wgt = anchor_calc_wgt_bins(bins, max_prob.reshape(-1), pl.reshape(-1), iters, total_iters)
     logit_us = logit_us.permute(0, 2, 3, 1).reshape(-1, C)
-    loss_u = (F.cross_entropy(logit_us, pl.reshape(-1), ignore_index=255, reduction='none') * wgt).mean()
+    ce = F.cross_entropy(logit_us, pl.reshape(-1), ignore_index=255, reduction='none')
+    loss_u = (ce * wgt).mean()
     loss_u = loss_u * (1 if iters > 50 else 0)
     return loss_l + loss_u, loss_u, wgt.reshape(B, H, W)
 
@@ -253,3 +256,37 @@ def test_bad_settings_are_refused():
     conf, label = batch(0)[2].softmax(1).max(1)
     with pytest.raises(ValueError, match='total_iters'):
         DWLWeighting(C)(label, conf, None, 0, 0)
+
+
+def _dwl_rank(rank, world, port, labels, confs, out):
+    """One DDP rank: three updates with this rank's images."""
+    import os
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.distributed.init_process_group('gloo', rank=rank, world_size=world)
+    dwl = DWLWeighting(C, memory_batches=2)
+    for step in range(3):
+        dwl.update(labels[step][rank], confs[step][rank])
+    torch.save(dwl.state_dict(), f'{out}/{rank}.pt')
+    torch.distributed.destroy_process_group()
+
+
+def test_every_rank_holds_the_memory_of_the_global_batch(tmp_path):
+    """Under DDP each rank's pixels are gathered: every rank ends with the
+    memory of one process that saw all ranks' images (so the one state
+    MMEngine saves, rank 0's, is every rank's)."""
+    g = torch.Generator().manual_seed(1)
+    confs, labels = [], []
+    for _ in range(3):
+        conf, label = torch.randn(2, 1, C, 8, 8, generator=g).softmax(2).max(2)
+        confs.append(conf)
+        labels.append(label)
+    labels[1][1][:] = 2  # rank 1 sees only class 2 at the second step
+    torch.multiprocessing.spawn(_dwl_rank, nprocs=2, join=True,
+                                args=(2, 29683, labels, confs, str(tmp_path)))
+    single = DWLWeighting(C, memory_batches=2)
+    for step in range(3):
+        single.update(torch.cat(list(labels[step])), torch.cat(list(confs[step])))
+    for rank in range(2):
+        state = torch.load(tmp_path / f'{rank}.pt', weights_only=True)
+        for key, value in single.state_dict().items():
+            assert torch.equal(state[key], value), (rank, key)

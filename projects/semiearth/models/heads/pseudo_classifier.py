@@ -162,7 +162,8 @@ def strip_pseudo_classifiers(module: nn.Module) -> int:
     return replaced
 
 
-def drop_pseudo_classifier_keys(state_dict: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], List[str]]:
+def drop_pseudo_classifier_keys(
+        state_dict: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], List[str]]:
     """A state dict without the pseudo classifiers' entries (``...conv_seg.
     pseudo.*``), and the dropped keys: what an exported plain mmseg model
     holds once the last merge is done."""
