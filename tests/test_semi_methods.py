@@ -16,7 +16,7 @@ from mmseg.structures import SegDataSample
 from torch import nn
 
 import semiearth.models.segmentors.semiearth_segmentor as seg_module
-from conftest import ROOT, data_options
+from conftest import ROOT
 from semiearth.models.semi_methods import BaseSemiMethod
 from semiearth.models.utils import channel_dropout, complementary_channel_dropout
 
@@ -423,3 +423,101 @@ def test_channel_dropout_is_dropout2d_per_level():
     assert not torch.equal(masks[0], masks[1])
     with pytest.raises(ValueError, match='p must be in'):
         channel_dropout(feats, 1.0)
+
+
+# ------------------------------------------------------ data and configs
+NC_CONFIGS = {
+    'FixMatch': 'configs/fixmatch/'
+                'fixmatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
+    'UniMatchV2': 'configs/unimatch_v2/'
+                  'unimatch-v2_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
+    'UniMatch': 'configs/unimatch/'
+                'unimatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
+}
+METHOD_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'unimatch*', '*.py')))
+
+
+def _nc_config(method, nc_data):
+    cfg = Config.fromfile(osp.join(ROOT, NC_CONFIGS[method]))
+    for part in ('labeled', 'unlabeled'):
+        cfg.train_dataloader.dataset[part].data_root = nc_data
+    for loader in ('val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = nc_data
+    return cfg
+
+
+def test_two_strong_views_draw_independently_and_per_rank(nc_data):
+    """The second strong view runs the same photometric pipeline after the
+    first, in the sample's seeded pipeline (semiearth.utils.step_rng: seed,
+    rank, source, position): a rerun draws the same views, another rank
+    other ones, the two views other draws than each other, and the first
+    strong view and the weak view are FixMatch's pixel for pixel."""
+    from mmseg.registry import DATASETS
+    from semiearth.utils.step_rng import forked_rng, sample_seed
+    two = DATASETS.build(_nc_config('UniMatchV2', nc_data).train_dataloader.dataset.unlabeled)
+    one = DATASETS.build(_nc_config('FixMatch', nc_data).train_dataloader.dataset.unlabeled)
+
+    def views(ds, rank, pos):
+        with forked_rng(sample_seed(0, rank, 'unlabeled', pos)):
+            return ds[pos]['inputs']
+    differ_views, differ_ranks = 0, 0
+    for pos in range(6):
+        a, again, fixmatch = views(two, 0, pos), views(two, 0, pos), views(one, 0, pos)
+        for branch in ('unsup_weak', 'unsup_strong', 'unsup_strong2'):
+            assert torch.equal(a[branch], again[branch])
+        assert torch.equal(a['unsup_weak'], fixmatch['unsup_weak'])
+        assert torch.equal(a['unsup_strong'], fixmatch['unsup_strong'])
+        differ_views += not torch.equal(a['unsup_strong'], a['unsup_strong2'])
+        other = views(two, 1, pos)
+        differ_ranks += not torch.equal(a['unsup_strong2'], other['unsup_strong2'])
+    assert differ_views >= 5 and differ_ranks >= 5
+
+
+def test_method_configs_parse_and_name_their_method():
+    names = {osp.basename(p)[:-3] for p in METHOD_CONFIGS}
+    for method, folder in (('unimatch-v2', 'unimatch_v2'), ('unimatch', 'unimatch')):
+        for pur in ('', '-vlmpp'):
+            for rest in ('deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128',
+                         ('dpt-dinov2-s' if method == 'unimatch-v2' else
+                          'deeplabv3plus-r101-d8') + '_4xb8-10k_potsdam-1pct-518x518',
+                         ('dpt-dinov2-s' if method == 'unimatch-v2' else
+                          'deeplabv3plus-r101-d8') + '_4xb8-12k_loveda-1pct-518x518'):
+                assert f'{method}{pur}_{rest}' in names
+    for path in METHOD_CONFIGS:
+        cfg = Config.fromfile(path)
+        name = osp.basename(path)
+        method = 'UniMatchV2' if name.startswith('unimatch-v2') else 'UniMatch'
+        assert cfg.model.semi_method.type == method
+        assert bool(cfg.model.get('purifier')) == ('-vlmpp_' in name)
+        branches = cfg.train_dataloader.dataset.unlabeled.pipeline[-1]
+        assert {'unsup_strong', 'unsup_strong2'} <= set(branches)
+        assert cfg.model.semi_test_cfg.predict_on == (
+            'student' if method == 'UniMatch' else 'teacher')
+
+
+@pytest.mark.parametrize('method', sorted(NC_CONFIGS))
+def test_nc_config_trains_two_iterations(method, nc_data, tmp_path):
+    """Each method's NC Landsat config, through the Runner: two iterations
+    (2 labeled + 2 unlabeled tiles, no validation, no checkpoint), with its
+    hooks (EMA teacher, step RNG)."""
+    from mmengine.runner import Runner
+    cfg = _nc_config(method, nc_data)
+    object.__setattr__(cfg, '_format_python_code', False)
+    cfg.work_dir = str(tmp_path)
+    cfg.model.segmentor.backbone.init_cfg = None
+    cfg.train_dataloader.batch_size = 4
+    cfg.train_dataloader.sampler.update(batch_size=4, num_labeled=2)
+    cfg.train_cfg.update(max_iters=2, val_interval=1000)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000, save_last=False)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    # the data checks have their own tests (3 s here)
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'ConfigCheckHook']
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2
+    scalars = runner.message_hub.log_scalars
+    assert np.isfinite(scalars['train/loss'].current())
+    terms = [k for k in scalars if k.startswith('train/unsup.loss')]
+    assert len(terms) == {'FixMatch': 1, 'UniMatchV2': 2, 'UniMatch': 3}[method], terms
