@@ -105,7 +105,22 @@ def _write_rs_tiles(root, bands: int, n: int = 2, size: int = 32) -> None:
     (root / 'splits' / 'test.txt').write_text('\n'.join(names) + '\n')
 
 
-# --------------------------------------------------- models of mmseg parts only
+# ------------------------------------------ exports run where only mmseg is
+# makes semiearth and open_clip unimportable in a fresh interpreter (on PYTHONPATH)
+BLOCKER = r'''
+import sys
+
+
+class _Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('semiearth', 'open_clip'):
+            raise ModuleNotFoundError(f'{name} is blocked in this test')
+        return None
+
+
+sys.meta_path.insert(0, _Blocked())
+'''
+
 PLAIN_RUN = r'''
 import json, sys
 import numpy as np
@@ -122,7 +137,8 @@ for job in jobs:
     r = dict(logits=res.seg_logits.data, pred=res.pred_sem_seg.data,
              mean=model.data_preprocessor.mean.flatten(), std=model.data_preprocessor.std.flatten(),
              classes=list(model.dataset_meta['classes']), palette=model.dataset_meta['palette'],
-             backbone=type(model.backbone).__name__)
+             backbone=type(model.backbone).__name__,
+             backbone_module=type(model.backbone).__module__)
     if job.get('show'):
         show_result_pyplot(model, img, res, opacity=1.0, show=False, draw_gt=False,
                            with_labels=False, out_file=job['show'])
@@ -133,18 +149,26 @@ for job in jobs:
         r.update(ds_type=type(ds).__name__, ds_len=len(ds), ds_inputs=item['inputs'],
                  ds_gt=item['data_samples'].gt_sem_seg.data)
     out[job['name']] = r
-assert 'semiearth' not in sys.modules, sorted(m for m in sys.modules if 'semiearth' in m)
+assert not [m for m in sys.modules if m.split('.')[0] in ('semiearth', 'open_clip')]
+for name in ('semiearth', 'open_clip'):
+    try:
+        __import__(name)
+        raise SystemExit(f'{name} imported')
+    except ModuleNotFoundError:
+        pass
 torch.save(out, sys.argv[2])
 '''
 
 
-def test_mmseg_only_models_run_in_plain_mmseg_without_semiearth(tmp_path):
-    """MobileNetV2 (3 bands), a 7-band ResNet and MiT: exported with no
-    custom_imports; mmseg's init_model / inference_model in an interpreter
-    that never imports semiearth give the teacher's logits and prediction,
-    with the 7 bands' mean/std, the classes and the palette
-    (show_result_pyplot paints with it); the exported test set, built by
-    mmseg, loads the tiles and labels SemiEarth's dataset loads."""
+def test_exports_run_in_plain_mmseg_without_semiearth(tmp_path):
+    """MobileNetV2 (3 bands), a 7-band ResNet and MiT, exported with no
+    custom_imports, and a 6-band MultiBandMobileNetV2, exported with a
+    standalone copy of its module: mmseg's init_model / inference_model, in
+    an interpreter where semiearth and open_clip cannot be imported, run from
+    another directory, give the teacher's logits and prediction, with the
+    bands' mean/std, the classes and the palette (show_result_pyplot paints
+    with it); the exported test set, built by mmseg, loads the tiles and
+    labels SemiEarth's dataset loads."""
     data7 = tmp_path / 'data7'
     _write_rs_tiles(data7, bands=7)
     mean7, std7 = [float(10 * i + 5) for i in range(7)], [float(i + 20) for i in range(7)]
@@ -183,6 +207,17 @@ def test_mmseg_only_models_run_in_plain_mmseg_without_semiearth(tmp_path):
                              norm_cfg=BN, align_corners=False),
             test_cfg=dict(mode='whole')), [100.0] * 3, [50.0] * 3, 3, _nc_dataset(),
             dict(classes=NC_CLASSES, palette=NC_PALETTE)),
+        'mbv2_6': (dict(
+            type='EncoderDecoder',
+            backbone=dict(type='MultiBandMobileNetV2', in_channels=6, widen_factor=0.25,
+                          strides=(1, 2, 2, 2, 1, 1, 1), dilations=(1, 1, 1, 1, 1, 2, 2),
+                          out_indices=(1, 6), norm_cfg=BN, init_cfg=None),
+            decode_head=dict(type='DepthwiseSeparableASPPHead', in_channels=80, in_index=1,
+                             channels=16, dilations=(1, 2), c1_in_channels=8,
+                             c1_channels=8, num_classes=6, norm_cfg=BN, align_corners=False),
+            test_cfg=dict(mode='whole')), [60.0, 70.0, 80.0, 100.0, 110.0, 90.0],
+            [50.0, 51.0, 52.0, 53.0, 54.0, 55.0], 6, _nc_dataset(),
+            dict(classes=NC_CLASSES, palette=NC_PALETTE)),
     }
     rng = np.random.default_rng(1)
     jobs, expected = [], {}
@@ -191,9 +226,13 @@ def test_mmseg_only_models_run_in_plain_mmseg_without_semiearth(tmp_path):
         ckpt = str(tmp_path / f'{name}.pth')
         semi = _trained(cfg, ckpt, dict(dataset_meta=meta) if meta else {})
         result = export_segmentor(cfg, ckpt, str(tmp_path / name))
-        assert result.model == 'teacher' and result.custom_imports == []
+        assert result.model == 'teacher' and result.needs_semiearth == []
         exported = Config.fromfile(result.config)
-        assert 'custom_imports' not in exported
+        if name == 'mbv2_6':
+            assert result.custom_imports == ['plain_multiband_mobilenet_v2']
+            assert [osp.basename(c) for c in result.copies] == ['plain_multiband_mobilenet_v2.py']
+        else:
+            assert result.custom_imports == [] and 'custom_imports' not in exported
         assert exported.model.data_preprocessor.type == 'SegDataPreProcessor'
         assert exported.model.data_preprocessor.mean == mean
         assert exported.test_evaluator.type == 'IoUMetric'
@@ -211,15 +250,19 @@ def test_mmseg_only_models_run_in_plain_mmseg_without_semiearth(tmp_path):
                          show=str(tmp_path / f'{name}.png') if name == 'mbv2' else None,
                          dataset=name == 'resnet7'))
     out = tmp_path / 'plain.pth'
+    blocker = tmp_path / 'blocker'
+    blocker.mkdir()
+    (blocker / 'sitecustomize.py').write_text(BLOCKER)
+    env = dict(os.environ, PYTHONPATH=str(blocker))
     proc = subprocess.run([sys.executable, '-W', 'ignore', '-c', PLAIN_RUN, json.dumps(jobs),
-                           str(out)], capture_output=True, text=True, cwd=str(tmp_path))
+                           str(out)], capture_output=True, text=True, cwd=str(blocker), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = torch.load(out, weights_only=True)
 
     for name, (want, student) in expected.items():
         r = got[name]
         assert r['logits'].shape == want.seg_logits.data.shape == \
-            (4 if name == 'resnet7' else 6, 64, 64)
+            (4 if name == 'resnet7' else 6, 64, 64), name
         assert torch.allclose(r['logits'], want.seg_logits.data, atol=1e-5), name
         assert torch.equal(r['pred'], want.pred_sem_seg.data), name
         # the teacher's, not the student's
@@ -228,6 +271,7 @@ def test_mmseg_only_models_run_in_plain_mmseg_without_semiearth(tmp_path):
         assert torch.allclose(r['mean'], torch.tensor(mean)), name
         assert torch.allclose(r['std'], torch.tensor(std)), name
     assert got['mbv2']['backbone'] == 'MobileNetV2'  # mmseg's own class
+    assert got['mbv2_6']['backbone_module'] == 'plain_multiband_mobilenet_v2'  # the copy
     assert got['mbv2']['classes'] == list(NC_CLASSES) and got['mbv2']['palette'] == NC_PALETTE
     assert got['resnet7']['classes'] == ['a', 'b', 'c', 'd']
     assert got['resnet7']['palette'][3] == [10, 11, 12]
@@ -247,48 +291,15 @@ def test_mmseg_only_models_run_in_plain_mmseg_without_semiearth(tmp_path):
 
 
 # ------------------------------------------------- the NC Landsat config, 6 bands
-# makes semiearth and open_clip unimportable in a fresh interpreter (on PYTHONPATH)
-BLOCKER = r'''
-import sys
-
-
-class _Blocked:
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('semiearth', 'open_clip'):
-            raise ModuleNotFoundError(f'{name} is blocked in this test')
-        return None
-
-
-sys.meta_path.insert(0, _Blocked())
-'''
-
-SIX_BAND_RUN = r'''
-import sys
-import numpy as np
-import torch
-from mmseg.apis import inference_model, init_model
-for name in ('semiearth', 'open_clip'):
-    try:
-        __import__(name)
-        raise SystemExit(f'{name} imported')
-    except ModuleNotFoundError:
-        pass
-model = init_model(sys.argv[1], sys.argv[2], device='cpu')
-res = inference_model(model, np.load(sys.argv[3]))
-assert not [m for m in sys.modules if m.split('.')[0] in ('semiearth', 'open_clip')]
-torch.save(dict(logits=res.seg_logits.data, backbone=type(model.backbone).__module__),
-           sys.argv[4])
-'''
-
-
 def test_nc_landsat_six_band_export_by_the_cli(tmp_path, capsys):
     """The FixMatch NC Landsat config's MobileNetV2 takes 6 bands, which
     mmseg's MobileNetV2 cannot: the backbone's module (standalone) is copied
-    beside the exported config, which imports that copy; the 6 bands'
-    mean/std survive; teacher and student exports predict what the SemiEarth
-    model's teacher and student predict, in this process and in one where
-    semiearth and open_clip cannot be imported; the checkpoint loads with
-    weights_only=True."""
+    beside the exported config, which imports that copy (which imports
+    nothing of SemiEarth); the 6 bands' mean/std survive; teacher and
+    student exports predict what the SemiEarth model's teacher and student
+    predict (also in this process, where SemiEarth registered the same
+    class: the copy re-registers it); the checkpoint loads with
+    weights_only=True. Without SemiEarth: the test above."""
     # the config's model at a quarter of its width (as the CLI's --cfg-options below)
     tiny = {'model.segmentor.backbone.widen_factor': 0.25,
             'model.segmentor.decode_head.in_channels': 80,
@@ -354,20 +365,6 @@ def test_nc_landsat_six_band_export_by_the_cli(tmp_path, capsys):
         assert torch.equal(got.pred_sem_seg.data, want.pred_sem_seg.data), which
         logits[which] = got.seg_logits.data
     assert not torch.allclose(logits['teacher'], logits['student'], atol=1e-3)
-
-    # plain mmseg: semiearth and open_clip unimportable, from another directory
-    blocker = tmp_path / 'blocker'
-    blocker.mkdir()
-    (blocker / 'sitecustomize.py').write_text(BLOCKER)
-    np.save(tmp_path / 'img.npy', img)
-    env = dict(os.environ, PYTHONPATH=str(blocker))
-    proc = subprocess.run([sys.executable, '-W', 'ignore', '-c', SIX_BAND_RUN, *out['teacher'],
-                           str(tmp_path / 'img.npy'), str(tmp_path / 'plain6.pth')],
-                          capture_output=True, text=True, cwd=str(blocker), env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = torch.load(tmp_path / 'plain6.pth', weights_only=True)
-    assert got['backbone'] == 'plain_multiband_mobilenet_v2'
-    assert torch.allclose(got['logits'], logits['teacher'], atol=1e-5)
 
 
 def test_dinov2_export_imports_only_the_backbone_module(tmp_path):
