@@ -91,7 +91,8 @@ def test_no_module_imports_a_higher_layer():
 
 def test_every_subpackage_has_a_layer():
     subpackages = {n[:-3] if n.endswith('.py') else n for n in os.listdir(PACKAGE)
-                   if not n.startswith(('_', '.'))}
+                   if not n.startswith(('_', '.')) and (
+                       n.endswith('.py') or osp.isfile(osp.join(PACKAGE, n, '__init__.py')))}
     assert subpackages <= set(LAYERS), sorted(subpackages - set(LAYERS))
 
 
