@@ -1,30 +1,42 @@
 """The mmseg model-zoo protocol (docs/mmseg_zoo.md): split lists over the
 layout of mmseg's own converters, SemiDataset over mmseg's dataset classes,
 the configs of configs/mmseg_protocol/ (the wrap tool's output, the zoo's
-model, schedule, test mode and metric), and wrapped configs (Potsdam,
-Vaihingen, LoveDA and ADE20K) that build and train a step on fake data."""
+model, schedule, test mode and metric), wrapped configs (Potsdam, Vaihingen,
+LoveDA and ADE20K) that build and train a step on fake data, the wrap tool
+run from a copy of the package without this repository, a crop set by name,
+and the student-only optimiser."""
 import json
+import logging
+import os
 import os.path as osp
 import re
 import shlex
+import shutil
+import subprocess
 import sys
 from fractions import Fraction
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
-from mmseg.registry import DATASETS
+from mmseg.registry import DATASETS, MODELS
+from torch import nn
 
 from conftest import ROOT, TINY_CLIP
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
 import mmseg_splits  # noqa: E402
 import wrap_mmseg_config  # noqa: E402
-from semiearth.apis.mmseg_protocol import (PROTOCOL_RATIOS, strip_scope,  # noqa: E402
-                                           protocol_ratio_tag, ratio_lines, resolve_config,
-                                           split_files, wrap_config)
+from semiearth.apis.mmseg_protocol import (PROTOCOL_RATIOS, PURIFIER_BASE,  # noqa: E402
+                                           protocol_ratio_tag, ratio_assignments,
+                                           resolve_config, semi_runtime, split_files,
+                                           strip_scope, wrap_config)
+from semiearth.utils import config_text  # noqa: E402
 
 ZOO = {ds: f'mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_{ds}-512x512.py'
        for ds in ('potsdam', 'vaihingen', 'loveda')}
@@ -182,26 +194,55 @@ def test_semi_dataset_split_errors(potsdam_root, tmp_path):
 
 
 # ------------------------------------------------------------ the configs
+def _rel(path):
+    return osp.relpath(path, ROOT)
+
+
 @pytest.mark.parametrize('ds', sorted(ZOO))
 def test_protocol_configs_are_the_wrap_tools_output(ds):
-    """configs/mmseg_protocol/_base_/* is what the wrap tool writes today
-    (its header says how to regenerate it); each leaf is its base plus the
-    ratio lines the tool writes for that ratio."""
+    """Every file of configs/mmseg_protocol/ is what the wrap tool writes
+    today with the command in its header (run from the repository root):
+    the bases at 1/8 (SemiEarth over the FixMatch one), each ratio's leaf
+    over its base (--over), setting only its lists."""
     for method in METHOD_BATCH:
         base = osp.join(PROTOCOL, '_base_', base_name(method, ds))
-        argv = [ZOO[ds], '--method', method, '--ratio', '1/8', '--out', base]
+        argv = [ZOO[ds], '--method', method, '--ratio', '1/8', '--out', _rel(base)]
         # SemiEarth: the FixMatch leaf plus the purifier
         fm = osp.join(PROTOCOL, '_base_', base_name('fixmatch', ds)) \
             if method == 'semiearth' else None
         if fm:
-            argv += ['--fixmatch-base', fm]
+            argv += ['--fixmatch-base', _rel(fm)]
         text, _ = wrap_config(ZOO[ds], method, '1/8', out=base, argv=argv, fixmatch_base=fm)
         assert open(base).read() == text, f'{base} differs from the wrap tool output: ' \
             're-run the command in its header'
         for tag in TAGS:
-            leaf = open(leaf_path(method, ds, tag)).read()
-            assert f"_base_ = '../_base_/{base_name(method, ds)}'\n" in leaf
-            assert leaf.endswith(ratio_lines(method, tag))
+            leaf = leaf_path(method, ds, tag)
+            argv = [ZOO[ds], '--method', method, '--ratio', tag.replace('of', '/'), '--over',
+                    _rel(base), '--out', _rel(leaf)]
+            text, _ = wrap_config(ZOO[ds], method, tag, out=leaf, argv=argv, over=base)
+            assert open(leaf).read() == text, f'{leaf}: re-run the command in its header'
+            assert re.search(r"\n_base_ = \[\s*'\.\./_base_/" + re.escape(base_name(method, ds))
+                             + r"'\]\ntrain_dataloader = ", text)
+            assert text.endswith(config_text(ratio_assignments(method, tag)))
+
+
+def test_package_data_matches_the_repository_bases():
+    """The purifier and the teacher-student hooks and loops the package
+    ships (what wrapped configs use) are the repository's configs/_base_
+    ones."""
+    def plain(x):
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        return [plain(v) for v in x] if isinstance(x, (list, tuple)) else x
+    repo = Config.fromfile(osp.join(ROOT, 'configs/_base_/purifiers/vlm-pp_segearth-vit-b16.py'))
+    assert plain(Config.fromfile(PURIFIER_BASE).purifier.to_dict()) == \
+        plain(repo.purifier.to_dict())
+    sched = Config.fromfile(osp.join(ROOT, 'configs/_base_/schedules/'
+                                     'schedule_unimatch-v2_semi.py'))
+    runtime = semi_runtime()
+    assert plain(runtime['custom_hooks']) == plain(strip_scope(sched.custom_hooks))
+    assert (runtime['train_loop'], runtime['val_loop']) == \
+        (sched.train_cfg.type, sched.val_cfg.type)
 
 
 @pytest.mark.parametrize('ds', sorted(ZOO))
@@ -219,8 +260,12 @@ def test_protocol_configs_keep_the_zoo_settings(ds):
         assert seg.decode_head.num_classes == n_classes == seg.auxiliary_head.num_classes
         assert seg.test_cfg == dict(mode='whole')
         for key in ('val_evaluator', 'test_evaluator', 'val_dataloader', 'test_dataloader',
-                    'optim_wrapper', 'param_scheduler', 'env_cfg', 'randomness'):
+                    'param_scheduler', 'env_cfg', 'randomness'):
             assert strip_scope(cfg.get(key)) == strip_scope(zoo.get(key)), (method, key)
+        optim = strip_scope(cfg.optim_wrapper.to_dict())
+        if method != 'supervised':  # the zoo's optimiser, over the student only
+            assert optim.pop('constructor') == 'StudentOptimWrapperConstructor'
+        assert optim == strip_scope(zoo.optim_wrapper.to_dict())
         assert cfg.val_evaluator.type == 'IoUMetric' and cfg.val_evaluator.iou_metrics == ['mIoU']
         for key in ('max_iters', 'val_interval'):
             assert cfg.train_cfg[key] == zoo.train_cfg[key] == {'max_iters': 80000,
@@ -344,6 +389,9 @@ def _train_a_step_and_validate(cfg, work_dir):
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert np.isfinite(runner.message_hub.log_scalars['train/loss'].current())
+    # the student-only optimiser: no line per frozen teacher parameter
+    log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
+    assert 'is skipped since its requires_grad' not in log
     metric = runner.val_evaluator.metrics[0]
     assert type(metric).__name__ == 'IoUMetric' and metric.metrics == ['mIoU']
     return runner, runner.val()
@@ -438,7 +486,7 @@ def test_fixmatch_base_is_checked(tmp_path):
     fm = osp.join(PROTOCOL, '_base_', base_name('fixmatch', 'potsdam'))
     with pytest.raises(ValueError, match='is for --method semiearth'):
         wrap_config(ZOO['potsdam'], 'fixmatch', '1/8', fixmatch_base=fm)
-    with pytest.raises(ValueError, match="not this tool's FixMatch leaf.*Fix: write it"):
+    with pytest.raises(ValueError, match="not this tool's fixmatch leaf.*Fix: write it"):
         wrap_config(ZOO['vaihingen'], 'semiearth', '1/8', fixmatch_base=fm)
     with pytest.raises(FileNotFoundError, match='does not exist.*--method fixmatch'):
         wrap_config(ZOO['potsdam'], 'semiearth', '1/8', fixmatch_base=str(tmp_path / 'x.py'))
@@ -447,3 +495,130 @@ def test_fixmatch_base_is_checked(tmp_path):
     fmc = Config.fromfile(fm)
     assert se.model.purifier.vlm.class_names == 'isprs'
     assert se.train_dataloader == fmc.train_dataloader and se.custom_hooks == fmc.custom_hooks
+
+
+def test_wrap_runs_from_a_copy_of_the_package_without_the_repository(tmp_path):
+    """The wrap tool needs only the package (its data files included), not
+    this repository's configs/: run from elsewhere, with semiearth imported
+    from a copy of projects/semiearth, it writes a SemiEarth leaf whose
+    purifier base is the copy's and which MMEngine reads."""
+    pkg = tmp_path / 'site'
+    shutil.copytree(osp.join(ROOT, 'projects', 'semiearth'), pkg / 'semiearth',
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    work = tmp_path / 'elsewhere'
+    work.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(pkg), PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    code = ('import sys, runpy; import semiearth; print(semiearth.__file__); '
+            f"sys.argv = ['wrap', {ZOO['loveda']!r}, '--method', 'semiearth', '--ratio', '1/4', "
+            "'--out', 'leaf.py']; "
+            f"runpy.run_path({osp.join(ROOT, 'tools', 'misc', 'wrap_mmseg_config.py')!r}, "
+            "run_name='__main__')")
+    proc = subprocess.run([sys.executable, '-c', code], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith(str(pkg / 'semiearth'))
+    leaf = (work / 'leaf.py').read_text()
+    assert osp.relpath(pkg / 'semiearth' / 'apis' / 'mmseg_protocol' / 'configs_data' /
+                       'vlm-pp_segearth-vit-b16.yaml',
+                       work) in leaf
+    assert 'configs/_base_' not in leaf
+    cfg = Config.fromfile(str(work / 'leaf.py'))
+    assert cfg.model.purifier.vlm.class_names == 'loveda'
+    assert cfg.model.purifier.rule.type == 'CalibratedPurifyRule'  # the copy's base
+
+
+def test_crop_is_set_by_name_in_both_branches(tmp_path, potsdam_root):
+    """--crop-size writes the crop once, as crop_size: the labeled and both
+    unlabeled views are cropped to it and the data preprocessor pads to it;
+    the resize scales follow. (--cfg-options crop_size=... cannot: MMEngine
+    resolves names when it reads the file; shown here.)"""
+    argv = [ZOO['potsdam'], '--method', 'fixmatch', '--ratio', '1/8', '--crop-size', '32',
+            '--num-labeled', '1', '--num-unlabeled', '1', '--out', f'{tmp_path}/']
+    _, written = wrap_mmseg_config.run(argv)
+    assert osp.basename(written).endswith('_4xb2-80k_mmseg-potsdam-1of8-32x32.py')
+    text = open(written).read()
+    assert text.count('crop_size = (32, 32)') == 1 and text.count('crop_size=crop_size') == 2
+    cfg = Config.fromfile(written)
+    assert cfg.model.segmentor.data_preprocessor.size == (32, 32)
+    parts = cfg.train_dataloader.dataset
+    for part in (parts.labeled, parts.unlabeled):
+        resize = [t for t in part.pipeline if t['type'] == 'RandomResize']
+        assert resize[0]['scale'] == (32, 32)  # 512 x 32/512
+    stale = Config.fromfile(written)
+    stale.merge_from_dict({'crop_size': (16, 16)})
+    assert [t['crop_size'] for t in stale.train_dataloader.dataset.labeled.pipeline
+            if t['type'] == 'RandomCrop'] == [(32, 32)]
+    _point_at(cfg, potsdam_root)
+    cfg.train_dataloader.update(num_workers=0, persistent_workers=False)
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    batch = next(iter(loader))
+    preprocessor = MODELS.build(dict(cfg.model.segmentor.data_preprocessor,
+                                     type='SemiSegDataPreProcessor'))
+    inputs = preprocessor(batch, training=True)['inputs']
+    shapes = {k: tuple(v.shape[-2:]) for k, v in inputs.items() if v is not None}
+    assert shapes == {'sup': (32, 32), 'unsup_weak': (32, 32), 'unsup_strong': (32, 32)}
+    for branch in ('sup', 'unsup_weak', 'unsup_strong'):
+        for sample in batch['data_samples'][branch] or []:
+            if sample is not None:
+                assert max(sample.img_shape) <= 32  # cropped before padding
+
+
+def _tiny_semi_model():
+    seg = dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0., 0., 0.],
+                               std=[1., 1., 1.], size=(32, 32)),
+        backbone=dict(type='MobileNetV2', widen_factor=0.25, out_indices=(6,)),
+        decode_head=dict(type='FCNHead', in_channels=80, channels=8, num_convs=1,
+                         num_classes=3, loss_decode=dict(type='CrossEntropyLoss')))
+    return MODELS.build(dict(type='SemiEarthSegmentor', segmentor=seg))
+
+
+def _build_optimizer(model, constructor):
+    """The optimiser wrapper as the Runner builds it (SegFormer's
+    paramwise_cfg), and the log lines it wrote."""
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        wrapper = build_optim_wrapper(model, dict(
+            type='OptimWrapper', constructor=constructor,
+            optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4),
+            paramwise_cfg=dict(custom_keys=dict(head=dict(lr_mult=10.)), norm_decay_mult=0.)))
+    finally:
+        logger.removeHandler(handler)
+    return wrapper, lines
+
+
+def test_student_optimizer_holds_the_student_only():
+    """StudentOptimWrapperConstructor: no "teacher.* is skipped" line, the
+    teacher in no group and with no optimiser state after a step; custom
+    keys still match (student.* names); a frozen student parameter is still
+    reported; a trainable parameter outside the student is an error."""
+    model = _tiny_semi_model()
+    _, default_lines = _build_optimizer(model, 'DefaultOptimWrapperConstructor')
+    assert any(m.startswith('teacher.') and 'is skipped' in m for m in default_lines)
+    wrapper, lines = _build_optimizer(model, 'StudentOptimWrapperConstructor')
+    assert not [m for m in lines if 'is skipped' in m]
+    grouped = [p for g in wrapper.optimizer.param_groups for p in g['params']]
+    assert {id(p) for p in grouped} == {id(p) for p in model.student.parameters()}
+    heads = [g for g in wrapper.optimizer.param_groups
+             if any(p is model.student.decode_head.conv_seg.weight for p in g['params'])]
+    assert heads[0]['lr'] == pytest.approx(0.1)  # custom_keys 'head': lr x 10
+    sum(p.sum() for p in model.student.parameters()).backward()
+    wrapper.step()
+    state = {id(p) for p in wrapper.optimizer.state}
+    assert state and state <= {id(p) for p in model.student.parameters()}
+    assert not state & {id(p) for p in model.teacher.parameters()}
+    model.student.backbone.conv1.requires_grad_(False)
+    _, lines = _build_optimizer(model, 'StudentOptimWrapperConstructor')
+    assert [m for m in lines if 'is skipped' in m] == [
+        'student.backbone.conv1.conv.weight is skipped since its requires_grad=False',
+        'student.backbone.conv1.bn.weight is skipped since its requires_grad=False',
+        'student.backbone.conv1.bn.bias is skipped since its requires_grad=False']
+    model.extra = nn.Parameter(torch.zeros(1))
+    with pytest.raises(ValueError, match=r"1 trainable parameter\(s\) outside the student, "
+                       r"e.g. \['extra'\].*Fix: freeze"):
+        _build_optimizer(model, 'StudentOptimWrapperConstructor')

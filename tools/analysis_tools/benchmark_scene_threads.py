@@ -20,6 +20,7 @@ import numpy as np
 import rasterio
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import semiearth  # noqa: F401
@@ -42,6 +43,7 @@ def main() -> None:
                        dtype='uint8', nodata=0) as dst:
         dst.write(arr)
     options = {'model.segmentor.backbone.init_cfg': None}
+    init_default_scope('mmseg')
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(options)
     torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()), ckpt)

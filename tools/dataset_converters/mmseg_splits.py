@@ -38,9 +38,9 @@ import os
 import os.path as osp
 from typing import Dict, List, Sequence
 
-import _path  # noqa: F401
 from semiearth.apis.mmseg_protocol import PROTOCOL_RATIOS, SPLIT_DIR, protocol_ratio_tag
 from semiearth.datasets.converters import nested_labeled, parse_split_list, run
+from semiearth.utils import atomic_write_text
 
 CONVERTERS = ("mmseg's converter (mmsegmentation tools/dataset_converters/<dataset>.py, "
               'e.g. python tools/dataset_converters/potsdam.py RAW_DIR -o DATA_ROOT)')
@@ -127,11 +127,7 @@ def write_lists(out_dir: str, lists: Dict[str, List[str]], force: bool) -> None:
                 'data). Fix: --force to replace it; runs and VLM calibrations made with the '
                 'old list are then not comparable with new ones.')
     for name, items in lists.items():
-        path = osp.join(out_dir, f'{name}.txt')
-        tmp = osp.join(out_dir, f'.{name}.txt.tmp')
-        with open(tmp, 'w') as f:
-            f.write(''.join(f'{s}\n' for s in items))
-        os.replace(tmp, path)
+        atomic_write_text(osp.join(out_dir, f'{name}.txt'), ''.join(f'{s}\n' for s in items))
 
 
 def main(argv=None) -> dict:
@@ -150,10 +146,7 @@ def main(argv=None) -> dict:
                 img_suffix=args.img_suffix, seg_map_suffix=args.seg_map_suffix,
                 train_list=args.train_list, train=len(names),
                 lists={k: len(v) for k, v in lists.items()})
-    tmp = osp.join(out_dir, '.meta.json.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(meta, f, indent=1)
-    os.replace(tmp, osp.join(out_dir, 'meta.json'))
+    atomic_write_text(osp.join(out_dir, 'meta.json'), json.dumps(meta, indent=1))
     print(f'{len(names)} training images in {osp.join(args.data_root, args.img_dir)} -> '
           + ', '.join(f"{t}: {len(lists[f'train_labeled_{t}'])} labeled / "
                       f"{len(lists[f'train_unlabeled_{t}'])} unlabeled" for t in tags)

@@ -14,6 +14,7 @@ Usage::
         --ratio {1/16,1/8,1/4,1/2} [--out FILE_OR_DIR] [--num-labeled N]
         [--num-unlabeled N] [--unlabeled-without-labels] [--shared T ...]
         [--labeled-only T ...] [--class-names NAME] [--cache-dir DIR]
+        [--fixmatch-base FILE] [--over FILE] [--crop-size H [W]]
 
 CONFIG is ``mmseg::<path under mmseg's configs/>`` (e.g.
 ``mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_vaihingen-512x512.py``)
@@ -27,12 +28,13 @@ import os.path as osp
 import sys
 from typing import Optional, Tuple
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
-import semiearth  # noqa: E402,F401  (registers the transforms the checks read)
-from mmengine.registry import init_default_scope  # noqa: E402
+import semiearth  # noqa: F401  (registers the transforms the checks read)
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-from semiearth.apis.mmseg_protocol import (METHODS, PROTOCOL_RATIOS,  # noqa: E402
-                                           protocol_ratio_tag, suggest_name, wrap_config)
+from semiearth.apis.mmseg_protocol import (METHODS, PROTOCOL_RATIOS, protocol_ratio_tag,
+                                           resolve_config, suggest_name, wrap_config)
+from semiearth.utils import atomic_write_text
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -62,6 +64,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--fixmatch-base', metavar='FILE',
                    help='SemiEarth: inherit this FixMatch leaf (written by this tool for '
                         'the same config) and add only the purifier')
+    p.add_argument('--crop-size', type=int, nargs='+', metavar='N',
+                   help="training crop H [W] instead of the config's (a small run); the "
+                        'resize scales follow it, the leaf names it crop_size')
+    p.add_argument('--over', metavar='FILE',
+                   help='inherit this leaf (written by this tool for the same config and '
+                        '--method at another ratio) and set only the lists of --ratio')
     return p.parse_args(argv)
 
 
@@ -80,30 +88,35 @@ def run(argv=None) -> Tuple[str, Optional[str]]:
         batch = _config_batch(args.config)
         if args.method != 'supervised':
             batch = (args.num_labeled or batch) + (args.num_unlabeled or batch)
-        out = osp.join(out, suggest_name(args.config, args.method, tag, batch))
+        out = osp.join(out, suggest_name(args.config, args.method, tag, batch,
+                                         _crop(args.crop_size)))
     text, notes = wrap_config(
         args.config, args.method, args.ratio, out=out, num_labeled=args.num_labeled,
         num_unlabeled=args.num_unlabeled, unlabeled_labels=not args.unlabeled_without_labels,
         shared=args.shared, labeled_only=args.labeled_only, class_names=args.class_names,
-        cache_dir=args.cache_dir, argv=argv, fixmatch_base=args.fixmatch_base)
+        cache_dir=args.cache_dir, argv=argv, fixmatch_base=args.fixmatch_base,
+        over=args.over, crop_size=_crop(args.crop_size))
     for note in notes:
         print(f'note: {note}', file=sys.stderr)
     if out is None:
         sys.stdout.write(text)
         return text, None
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    tmp = out + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, out)
+    atomic_write_text(out, text)
     print(f'wrote {out}')
     return text, out
 
 
-def _config_batch(spec: str) -> int:
-    from mmengine.config import Config
+def _crop(values) -> Optional[Tuple[int, int]]:
+    """--crop-size N or H W as (h, w)."""
+    if values is None:
+        return None
+    if len(values) > 2 or min(values) < 1:
+        raise ValueError(f'--crop-size {values}: give H [W], positive pixels.')
+    return (values[0], values[-1])
 
-    from semiearth.apis.mmseg_protocol import resolve_config
+
+def _config_batch(spec: str) -> int:
     return int(Config.fromfile(resolve_config(spec)).train_dataloader.get('batch_size', 1))
 
 

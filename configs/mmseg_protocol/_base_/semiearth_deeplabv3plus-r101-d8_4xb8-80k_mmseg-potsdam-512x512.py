@@ -9,17 +9,14 @@
 #   configs/mmseg_protocol/_base_/fixmatch_deeplabv3plus-r101-d8_4xb8-80k_mmseg-potsdam-512x512.py
 # Split lists (once per dataset, all ratios; data from mmseg's converter for PotsdamDataset):
 #   python tools/dataset_converters/mmseg_splits.py data/potsdam
-# Everything not set here is the wrapped config's: model, crop, optimiser,
-# schedule, test mode, evaluator, val / test data.
+# Everything not set here is the wrapped config's: model, crop, optimiser, schedule,
+# test mode, evaluator, val / test data.
 _base_ = [
     'fixmatch_deeplabv3plus-r101-d8_4xb8-80k_mmseg-potsdam-512x512.py',
-    '../../_base_/purifiers/vlm-pp_segearth-vit-b16.py',
-]
-# the purifier of the purifier base (above), for this dataset and this model's
-# normalisation (read as _base_.purifier, which, unlike the double-brace form,
-# can be extended in place).
-# VLM evidence: the purifier base's write-through cache (evidence='auto');
-# python tools/precompute_vlm.py THIS_CONFIG computes every map up front
+    '../../../projects/semiearth/apis/mmseg_protocol/configs_data/vlm-pp_segearth-vit-b16.yaml']
+# The purifier of the purifier base (above), for this dataset and this model's
+# normalisation. VLM evidence: the base's write-through cache (evidence='auto'); python
+# tools/precompute_vlm.py THIS_CONFIG computes every map up front
 model = dict(
     purifier=dict(
         _base_.purifier,

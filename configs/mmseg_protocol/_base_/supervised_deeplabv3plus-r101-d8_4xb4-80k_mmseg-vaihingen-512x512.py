@@ -7,8 +7,8 @@
 #   configs/mmseg_protocol/_base_/supervised_deeplabv3plus-r101-d8_4xb4-80k_mmseg-vaihingen-512x512.py
 # Split lists (once per dataset, all ratios; data from mmseg's converter for ISPRSDataset):
 #   python tools/dataset_converters/mmseg_splits.py data/vaihingen
-# Everything not set here is the wrapped config's: model, crop, optimiser,
-# schedule, test mode, evaluator, val / test data.
+# Everything not set here is the wrapped config's: model, crop, optimiser, schedule,
+# test mode, evaluator, val / test data.
 _base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_vaihingen-512x512.py']
 custom_imports = dict(imports=['semiearth'], allow_failed_imports=False)
 # checks classes, crop and every image / label before iteration 1

@@ -1,7 +1,15 @@
-# SemiEarth (FixMatch + VLM-PP) on mmseg's Vaihingen (its converter and split) with the zoo's
-# DeepLabV3+ R101-D8 80k 512x512, 1/16 of img_dir/train labeled (docs/mmseg_zoo.md).
-# Lists: python tools/dataset_converters/mmseg_splits.py data/vaihingen
-_base_ = '../_base_/semiearth_deeplabv3plus-r101-d8_4xb8-80k_mmseg-vaihingen-512x512.py'
-train_dataloader = dict(dataset=dict(
-    labeled=dict(ann_file='splits/mmseg/train_labeled_1of16.txt'),
-    unlabeled=dict(ann_file='splits/mmseg/train_unlabeled_1of16.txt')))
+# SemiEarth (FixMatch + VLM-PP purified pseudo-labels), 1/16 of the training images
+# labeled (mmseg protocol, docs/mmseg_zoo.md), wrapping
+#   mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_vaihingen-512x512.py
+# Written by: python tools/misc/wrap_mmseg_config.py \
+#   mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_vaihingen-512x512.py --method \
+#   semiearth --ratio 1/16 --over \
+#   configs/mmseg_protocol/_base_/semiearth_deeplabv3plus-r101-d8_4xb8-80k_mmseg-vaihingen-512x512.py \
+#   --out \
+#   configs/mmseg_protocol/semiearth/semiearth_deeplabv3plus-r101-d8_4xb8-80k_mmseg-vaihingen-1of16-512x512.py
+_base_ = [
+    '../_base_/semiearth_deeplabv3plus-r101-d8_4xb8-80k_mmseg-vaihingen-512x512.py']
+train_dataloader = dict(
+    dataset=dict(
+        labeled=dict(ann_file='splits/mmseg/train_labeled_1of16.txt'),
+        unlabeled=dict(ann_file='splits/mmseg/train_unlabeled_1of16.txt')))

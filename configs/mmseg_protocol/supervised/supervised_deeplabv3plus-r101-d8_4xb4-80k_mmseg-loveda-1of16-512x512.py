@@ -1,5 +1,11 @@
-# Supervised (the zoo config on the labeled images only) on mmseg's LoveDA (its converter and split) with the zoo's
-# DeepLabV3+ R101-D8 80k 512x512, 1/16 of img_dir/train labeled (docs/mmseg_zoo.md).
-# Lists: python tools/dataset_converters/mmseg_splits.py data/loveDA
-_base_ = '../_base_/supervised_deeplabv3plus-r101-d8_4xb4-80k_mmseg-loveda-512x512.py'
+# Supervised (the config itself, labeled images only), 1/16 of the training images
+# labeled (mmseg protocol, docs/mmseg_zoo.md), wrapping
+#   mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_loveda-512x512.py
+# Written by: python tools/misc/wrap_mmseg_config.py \
+#   mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_loveda-512x512.py --method \
+#   supervised --ratio 1/16 --over \
+#   configs/mmseg_protocol/_base_/supervised_deeplabv3plus-r101-d8_4xb4-80k_mmseg-loveda-512x512.py \
+#   --out \
+#   configs/mmseg_protocol/supervised/supervised_deeplabv3plus-r101-d8_4xb4-80k_mmseg-loveda-1of16-512x512.py
+_base_ = ['../_base_/supervised_deeplabv3plus-r101-d8_4xb4-80k_mmseg-loveda-512x512.py']
 train_dataloader = dict(dataset=dict(ann_file='splits/mmseg/train_labeled_1of16.txt'))
