@@ -57,6 +57,31 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
+def set_output_dir(cfg, out: str) -> None:
+    """``--out``: the metrics of ``test_evaluator`` (a dict or a list of
+    them) that can write the predictions (mmseg's ``IoUMetric`` family,
+    ``output_dir``) keep them in ``out``."""
+    import inspect
+
+    from mmseg.registry import METRICS
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
+        else [cfg.test_evaluator]
+
+    def writes_predictions(evaluator) -> bool:
+        cls = evaluator['type']
+        cls = cls if isinstance(cls, type) else METRICS.get(cls)
+        return cls is not None and 'output_dir' in inspect.signature(cls.__init__).parameters
+
+    writers = [e for e in evaluators if writes_predictions(e)]
+    if not writers:
+        raise SystemExit(
+            f'--out {out}: none of the test metrics ({[e["type"] for e in evaluators]}) '
+            "writes predictions; add mmseg's IoUMetric to test_evaluator")
+    for evaluator in writers:
+        evaluator['output_dir'] = out
+        evaluator['keep_results'] = True
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -76,8 +101,7 @@ def main():
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+        set_output_dir(cfg, args.out)
 
     runner = Runner.from_cfg(cfg)
     runner.test()
