@@ -37,9 +37,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python - <<'PYEOF'
 import torch
 cuda = torch.version.cuda
-print(f'[setup] installed torch {torch.__version__} from {torch.__file__.rsplit("/", 2)[0]}: '
-      + (f'a CUDA {cuda} build. For the CPU wheel: pip install --index-url '
-         'https://download.pytorch.org/whl/cpu torch (docs/install.md)' if cuda else 'the CPU build'))
+print(f'[setup] installed torch {torch.__version__}: '
+      + (f'a CUDA {cuda} build (several GB). PyTorch\'s CPU wheel instead: .venv/bin/pip install '
+         '--index-url https://download.pytorch.org/whl/cpu torch==<the pin> (docs/install.md)'
+         if cuda else 'the CPU build'))
 PYEOF
   "${pip[@]}" -r requirements/cpu.txt -r requirements/runtime.txt -r requirements/tests.txt
   "${pip[@]}" --no-deps -r requirements/data.txt
