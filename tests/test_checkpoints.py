@@ -230,3 +230,55 @@ def test_refusals_say_unsafe_content(tmp_path):
                        match=r"evil\.pth' refused: unsafe content") as err:
         load_local_weights(None, 'ViT-B-16', str(path))
     assert 'corrupt' not in str(err.value) and 'download' not in str(err.value)
+
+
+# ------------------------------------------------ through MMEngine's Runner
+class _StopBeforeValidation(Exception):
+    pass
+
+
+def test_a_real_run_killed_before_its_final_validation_validates_on_resume(
+        tmp_path, nc_data, mbv2_ms6, monkeypatch):
+    """The supervised NC Landsat config, 2 iterations, in process: stopped
+    after the last checkpoint, before the final validation; resumed, it
+    validates and writes its best checkpoint (atomically), keeping one
+    iteration checkpoint. NonFiniteLossHook and the key check ride along."""
+    from mmengine.config import Config, DictAction
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+    from mmseg.registry import HOOKS
+
+    from conftest import ROOT, data_options
+
+    # the runner logs and dumps its config formatted by yapf: most of this
+    # test's time on 2 cores, and nothing it tests
+    monkeypatch.setattr(Config, 'pretty_text', property(lambda cfg: repr(cfg.to_dict())))
+
+    @HOOKS.register_module(force=True)
+    class StopBeforeValidationHook(Hook):
+        def before_val(self, runner):
+            raise _StopBeforeValidation
+
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs/supervised/supervised_deeplabv3plus-mbv2_1xb8-300i_nclandsat-1of8-'
+        '128x128.py'))
+    cfg.merge_from_dict(dict(
+        train_cfg=dict(type='SkipAheadIterBasedTrainLoop', max_iters=2, val_interval=2),
+        param_scheduler=dict(end=2), work_dir=str(tmp_path),
+        default_hooks=dict(checkpoint=dict(interval=1, max_keep_ckpts=1),
+                           logger=dict(interval=1))))
+    cfg.merge_from_dict({key: DictAction._parse_iterable(value) for key, value in
+                         (arg.split('=', 1) for arg in data_options(nc_data, mbv2_ms6))})
+    cfg.val_dataloader.dataset.indices = 4  # a validation, not a measurement
+    cfg.custom_hooks = [dict(h, check_data=False) if h['type'] == 'ConfigCheckHook' else h
+                        for h in cfg.custom_hooks] + [dict(type='NonFiniteLossHook')]
+    first = cfg.copy()
+    first.custom_hooks = first.custom_hooks + [dict(type='StopBeforeValidationHook')]
+    with pytest.raises(_StopBeforeValidation):
+        Runner.from_cfg(first).train()
+    assert sorted(n for n in os.listdir(tmp_path) if n.endswith('.pth')) == ['iter_2.pth']
+    cfg.resume = True
+    Runner.from_cfg(cfg).train()
+    names = sorted(n for n in os.listdir(tmp_path) if n.endswith('.pth') or 'partial' in n)
+    assert names == ['best_mIoU_iter_2.pth', 'iter_2.pth']
+    assert checkpoint_problem(str(tmp_path / 'best_mIoU_iter_2.pth')) is None
