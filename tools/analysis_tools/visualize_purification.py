@@ -132,10 +132,10 @@ def panels(record, valid, gt, palette):
             np.zeros_like(dec), [(60, 60, 60)], valid)),
             ('ground truth\n(none)', colorize(np.zeros_like(dec), [(60, 60, 60)], valid))]
     right = decision_right(record, gt)
-    check = np.where(right[..., None], np.uint8([40, 170, 60]), np.uint8([230, 40, 40]))
+    check = np.where(right[..., None], np.uint8([255, 255, 255]), np.uint8([200, 0, 160]))
     check[valid & (gt == IGNORE)] = (110, 110, 110)
     check[~valid] = NODATA_COLOR
-    return out + [('decision right? green yes, red no\n(grey: ignored ground truth)', check),
+    return out + [('decision right? white yes, magenta no\n(grey: ignored ground truth)', check),
                   ('ground truth', colorize(np.where(gt == IGNORE, 0, gt), palette,
                                             valid & (gt != IGNORE)))]
 
