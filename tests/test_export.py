@@ -392,13 +392,9 @@ def test_dinov2_export_imports_only_the_backbone_module(tmp_path):
     ckpt = str(tmp_path / 'dino.pth')
     semi = _trained(cfg, ckpt, {})  # no dataset_meta: the test set's classes are used
     result = export_segmentor(cfg, ckpt, str(tmp_path / 'out'))
-    assert result.custom_imports == result.needs_semiearth == \
-        ['semiearth.models.backbones.dinov2_vit']
-    text = open(result.config).read()
-    assert 'DINOv2ViT (semiearth.models.backbones.dinov2_vit). ' \
-        'semiearth.models.backbones.dinov2_vit: imported from SemiEarth' in _comments(text)
+    assert result.custom_imports == ['plain_dinov2_vit'] and result.needs_semiearth == []
     exported = Config.fromfile(result.config)
-    assert exported.custom_imports.imports == ['semiearth.models.backbones.dinov2_vit']
+    assert exported.custom_imports.imports == ['plain_dinov2_vit']
     assert exported.model.data_preprocessor.test_cfg == dict(size_divisor=14)
     plain = init_model(result.config, result.checkpoint, device='cpu')
     assert plain.dataset_meta['classes'] == NC_CLASSES

@@ -26,6 +26,10 @@ with ``output_cls_token=True`` this backbone returns the ``[map, cls_token]``
 pairs it expects, and with ``readout_type='ignore'``, ``norm_cfg=None`` and
 no dropout it has UniMatch-V2's layers (the config lists the small
 differences), so SemiEarth adds no head of its own.
+
+This module stands alone: it imports torch, mmpretrain and mmseg only, never
+SemiEarth, so export copies it beside an exported config and plain mmseg
+builds the backbone without SemiEarth installed. Keep it so.
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -50,7 +54,14 @@ DINOV2_OUT_INDICES: Dict[str, Tuple[int, ...]] = {
 Feature = Union[Tensor, List[Tensor]]
 
 
-@MODELS.register_module()
+#: Export may copy this file beside an exported config (see the docstring).
+STANDALONE = True
+
+
+# force: a process may import both this module and its exported copy (the
+# same code under another module name); the second registration replaces the
+# first instead of failing
+@MODELS.register_module(force=True)
 class DINOv2ViT(VisionTransformer):
     """DINOv2 ViT returning normalised intermediate blocks as maps.
 
