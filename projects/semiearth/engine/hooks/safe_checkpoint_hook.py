@@ -8,7 +8,7 @@ import zipfile
 from collections import deque
 from typing import List, Optional, Tuple
 
-from mmengine.dist import barrier, is_main_process
+from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
@@ -195,7 +195,7 @@ class SafeCheckpointHook(CheckpointHook):
         super().before_run(runner)
         resuming = bool(getattr(runner, '_resume', False)) and \
             getattr(runner, '_load_from', None) is None
-        error = None
+        error = [None]
         if is_main_process():
             try:
                 for line in repair_last_checkpoint(
@@ -203,10 +203,10 @@ class SafeCheckpointHook(CheckpointHook):
                         stop=resuming and not self.start_over):
                     runner.logger.warning(line)
             except CheckpointResumeError as e:
-                error = e
-        barrier()
-        if error is not None:
-            raise error
+                error = [str(e)]
+        broadcast_object_list(error, src=0)  # every rank stops, none waits for the others
+        if error[0] is not None:
+            raise CheckpointResumeError(error[0])
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
