@@ -558,10 +558,18 @@ def test_crop_is_set_by_name_in_both_branches(tmp_path, potsdam_root):
     inputs = preprocessor(batch, training=True)['inputs']
     shapes = {k: tuple(v.shape[-2:]) for k, v in inputs.items() if v is not None}
     assert shapes == {'sup': (32, 32), 'unsup_weak': (32, 32), 'unsup_strong': (32, 32)}
-    for branch in ('sup', 'unsup_weak', 'unsup_strong'):
-        for sample in batch['data_samples'][branch] or []:
-            if sample is not None:
-                assert max(sample.img_shape) <= 32  # cropped before padding
+    samples = [s for branch in ('sup', 'unsup_weak', 'unsup_strong')
+               for s in batch['data_samples'][branch] or [] if s is not None]
+    assert len(samples) == 3 and all(max(s.img_shape) <= 32 for s in samples)  # then padded
+    # a supervised leaf at a crop: the config's pipeline, reading the same name
+    text, _ = wrap_config(ZOO['potsdam'], 'supervised', '1/8', out=str(tmp_path / 'sup.py'),
+                          crop_size=(32, 32))
+    (tmp_path / 'sup.py').write_text(text)
+    sup = Config.fromfile(str(tmp_path / 'sup.py'))
+    assert [t['crop_size'] for t in sup.train_dataloader.dataset.pipeline
+            if t['type'] == 'RandomCrop'] == [(32, 32)]
+    assert sup.model.data_preprocessor.size == (32, 32)
+    assert sup.train_dataloader.dataset.ann_file == 'splits/mmseg/train_labeled_1of8.txt'
 
 
 def _tiny_semi_model():
