@@ -16,7 +16,7 @@ from mmseg.structures import SegDataSample
 from torch import nn
 
 import semiearth.models.segmentors.semiearth_segmentor as seg_module
-from conftest import ROOT
+from conftest import ROOT, write_semiearth_config
 from semiearth.models.semi_methods import BaseSemiMethod
 from semiearth.models.utils import channel_dropout, complementary_channel_dropout
 
@@ -521,3 +521,29 @@ def test_nc_config_trains_two_iterations(method, nc_data, tmp_path):
     assert np.isfinite(scalars['train/loss'].current())
     terms = [k for k in scalars if k.startswith('train/unsup.loss')]
     assert len(terms) == {'FixMatch': 1, 'UniMatchV2': 2, 'UniMatch': 3}[method], terms
+
+
+@pytest.mark.parametrize('method', ['UniMatchV2', 'UniMatch'])
+def test_vlmpp_config_step_with_the_real_purifier(method, nc_data, tiny_clip_ckpt, tmp_path):
+    """The -vlmpp NC config of each two-view method, with the real purifier
+    (a tiny random CLIP, online evidence, the PoE rule that needs no
+    calibration): one step on a real batch; the purifier's diagnostics are
+    logged and the loss is finite."""
+    from mmengine.runner import Runner
+    base = osp.join(ROOT, NC_CONFIGS[method].replace('_deeplabv3plus', '-vlmpp_deeplabv3plus'))
+    path = write_semiearth_config(tmp_path / 'cfg.py', nc_data, str(tmp_path / 'cache'),
+                                  tiny_clip_ckpt, base=base, evidence='online',
+                                  rule=dict(type='PoEPurifyRule'))
+    cfg = Config.fromfile(path)
+    assert cfg.model.semi_method.type == method
+    cfg.train_dataloader.batch_size = 4
+    cfg.train_dataloader.sampler.update(batch_size=4, num_labeled=2)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    batch = next(iter(Runner.build_dataloader(cfg.train_dataloader, seed=0)))
+    losses = model.loss(**model.data_preprocessor(batch, True))
+    total, log = model.parse_losses(losses)
+    assert torch.isfinite(total)
+    assert {'vlm.changed_label_ratio', 'pseudo_before.mask_ratio'} <= set(log)

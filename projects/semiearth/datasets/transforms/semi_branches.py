@@ -9,6 +9,9 @@ from mmengine.structures import PixelData
 from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
 
+# the default branch list; methods with two strong views (UniMatch,
+# UniMatch V2) add 'unsup_strong2' (configs/_base_/datasets/*_semi-2strong*.py),
+# a second run of the strong pipeline with its own draws
 BRANCHES = ('sup', 'unsup_weak', 'unsup_strong')
 
 
@@ -75,7 +78,10 @@ class MultiBranch(BaseTransform):
     Everything before this transform (loading, and for unlabeled data the
     geometric augmentation) is shared, so the views of one image have the
     same geometry pixel for pixel; each branch then adds its own steps
-    (e.g. photometric changes for the strong view) and packs. Branches in
+    (e.g. photometric changes for the strong view) and packs, in the order
+    given, so two branches with the same random pipeline (two strong views)
+    draw one after the other from the sample's generators: independent
+    views, the same on every rerun. Branches in
     ``branch_field`` that this dataset does not produce are None, so labeled
     and unlabeled samples collate into one batch and the data preprocessor
     drops the holes.
