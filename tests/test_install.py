@@ -66,16 +66,33 @@ def _run(cmd, cwd, env, timeout=600):
     return proc, time.time() - start
 
 
-def _install(venv, env) -> dict:
+#: What a working copy holds besides the sources, at its top (setuptools'
+#: build/ would put stale modules into the wheel) and anywhere
+NOT_SOURCES_TOP = {'.git', '.venv', 'build', 'data', 'work_dirs', 'checkpoints'}
+
+
+def _not_sources(folder, names):
+    top = NOT_SOURCES_TOP if osp.samefile(folder, ROOT) else set()
+    return [n for n in names if n in top or n == '__pycache__' or n.endswith('.egg-info')]
+
+
+def _install(venv, src, env) -> dict:
     """The documented commands into ``venv`` (pip of this environment acting
-    on the new interpreter: ``pip --python``); returns seconds per command."""
+    on the new interpreter: ``pip --python``), run in ``src``, a copy of the
+    repository's sources (``pip install .`` writes build/ and *.egg-info
+    where it runs); returns seconds per command."""
+    shutil.copytree(ROOT, src, ignore=_not_sources)
+    # a data file in a folder that is no Python package: setup.py ships it too
+    probe = src / 'projects' / 'semiearth' / '_install_probe' / 'probe.json'
+    probe.parent.mkdir()
+    probe.write_text('{}')
     stand_in = f'torch=={version("torch")}'  # this environment's CPU build
     times = {}
     for cmd in documented_gpu_commands():
         args = [stand_in if a.startswith('torch==') else a for a in cmd[2:]]
         pip = [sys.executable, '-m', 'pip', '--python', str(venv / 'bin' / 'python'),
                'install', '-q', '--no-compile', '--disable-pip-version-check']
-        times[shlex.join(cmd)] = round(_run(pip + args, ROOT, env)[1], 1)
+        times[shlex.join(cmd)] = round(_run(pip + args, src, env)[1], 1)
     return times
 
 
@@ -102,8 +119,9 @@ print(json.dumps(dict(start=start, site=site, package=semiearth.__file__, applie
 """
 
 
-def _package_data_shipped(site) -> None:
-    src = osp.join(ROOT, 'projects', 'semiearth')
+def _package_data_shipped(site, src) -> None:
+    """Every file of the package's sources is installed."""
+    src = osp.join(src, 'projects', 'semiearth')
     for root, dirs, names in os.walk(src):
         dirs[:] = [d for d in dirs if d != '__pycache__']
         for name in names:
@@ -121,7 +139,7 @@ def test_documented_gpu_install_non_editable_trains_and_wraps(tmp_path, nc_data)
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
     env.update(PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     _run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], ROOT, env)
-    times = _install(venv, env)
+    times = _install(venv, tmp_path / 'src', env)
     python = str(venv / 'bin' / 'python')
 
     # two iterations of the NC Landsat supervised config with the installed
@@ -159,7 +177,7 @@ def test_documented_gpu_install_non_editable_trains_and_wraps(tmp_path, nc_data)
     assert not report['package'].startswith(ROOT)
     import semiearth_startup
     assert semiearth_startup.MMCV_OPS_SHIM in report['applied']
-    _package_data_shipped(report['site'])
+    _package_data_shipped(report['site'], tmp_path / 'src')
 
     assert osp.isfile(wd / 'iter_2.pth')
     log = open(sorted(wd.glob('*/*.log'))[-1]).read()

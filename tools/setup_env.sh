@@ -34,7 +34,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "[setup] $CPU_INDEX is not reachable: $torch_pin from pip's configured index / find-links"
     "${pip[@]}" "$torch_pin"
   fi
-  .venv/bin/python - <<'PYEOF'
+  .venv/bin/python -W ignore - <<'PYEOF'
 import torch
 cuda = torch.version.cuda
 print(f'[setup] installed torch {torch.__version__}: '
