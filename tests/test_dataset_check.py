@@ -1,5 +1,5 @@
 """Bad input is caught before iteration 1, naming the file, the value and the
-fix: each kind of docs/bad_inputs.md is a test here, run through
+fix: each bad input of docs/robustness.md is a test here, run through
 tools/check_dataset.py (the same checks ConfigCheckHook runs at the start of
 training) on a copy of the converted NC Landsat data with one thing broken."""
 import importlib.util
