@@ -112,6 +112,18 @@ def test_a_split_file_that_is_not_utf8_is_named(data, capsys, split):  # noqa: F
         _check(data, capsys)
 
 
+def test_a_plain_dataset_names_a_split_file_that_is_not_utf8(data):  # noqa: F811
+    """The val set (and the supervised configs' train set) read by mmseg's
+    dataset class: the file is named too, not a bare UnicodeDecodeError."""
+    from semiearth.datasets import NCLandsatDataset
+    from semiearth.datasets.dataset_check import SplitFileError
+    names = _names(data, 'val')
+    _split(data, 'val').write_bytes('\n'.join(names[:2]).encode() + b'\n\xff\xfe\n')
+    with pytest.raises(SplitFileError, match=r"split file '.*val.txt' is not UTF-8 text: line 3"):
+        NCLandsatDataset(data_root=str(data), ann_file='splits/val.txt',
+                         data_prefix=dict(img_path='img_dir', seg_map_path='ann_dir'))
+
+
 # ------------------------------------------------------------ config keys
 @pytest.mark.parametrize('key,message', [
     ('default_hooks.checkpoint.max_keep_ckpt',

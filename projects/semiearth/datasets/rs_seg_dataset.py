@@ -6,6 +6,8 @@ from typing import List
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from .dataset_check import read_split_lines
+
 
 @DATASETS.register_module()
 class RSSegDataset(BaseSegDataset):
@@ -44,6 +46,7 @@ class RSSegDataset(BaseSegDataset):
             raise FileNotFoundError(
                 f"{name}: split file '{self.ann_file}' does not exist. "
                 + self._fix_hint())
+        read_split_lines(self.ann_file)  # a file that is not UTF-8 is named
         # blank lines of a split file (a trailing empty line, an editor's
         # blank line) name no tile: mmseg would make '<img_dir>/<suffix>' of them
         data_list = [d for d in super().load_data_list()
