@@ -173,3 +173,54 @@ def test_dataset_base_configs_report_boundary_iou_beside_miou(base):
     assert 0 <= out['mIoU'] <= 100 and 'IoU.class0' in out
     ref = reference_biou(pairs, 6) * 100
     assert out['mBoundaryIoU'] == pytest.approx(np.nanmean(ref), abs=0.01)
+
+
+def test_slide_inference_gives_the_metric_the_whole_image():
+    """A segmentor in mmseg's slide mode (windows smaller than the image, as
+    the zoo configs test) hands the metric one full-size prediction, so ``d``
+    is the whole image's (here round(0.02 * hypot(80, 100)) = 3), not a
+    window's (1)."""
+    from mmengine.config import ConfigDict
+    from mmseg.registry import MODELS
+    model = MODELS.build(dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0.0] * 3, std=[1.0] * 3),
+        backbone=dict(type='ResNetV1c', depth=18, num_stages=2, out_indices=(1,),
+                      dilations=(1, 1), strides=(1, 2), norm_cfg=dict(type='BN')),
+        decode_head=dict(type='FCNHead', in_channels=128, in_index=0, channels=8,
+                         num_convs=1, concat_input=False, num_classes=3,
+                         norm_cfg=dict(type='BN')),
+        test_cfg=ConfigDict(mode='slide', crop_size=(32, 32), stride=(24, 24))))
+    model.eval()
+    gt = np.zeros((80, 100), np.int64)
+    gt[:, 50:] = 1
+    s = SegDataSample(metainfo=dict(img_shape=(80, 100), ori_shape=(80, 100)))
+    s.gt_sem_seg = PixelData(data=torch.as_tensor(gt)[None])
+    batch = dict(inputs=[torch.rand(3, 80, 100) * 255], data_samples=[s])
+    with torch.no_grad():
+        out = model.test_step(batch)
+    assert out[0].pred_sem_seg.data.shape[-2:] == (80, 100)
+    metric = METRICS.build(dict(type='BoundaryIoUMetric'))
+    metric.dataset_meta = dict(classes=['a', 'b', 'c'])
+    metric.process(batch, [o.to_dict() for o in out])
+    pred = out[0].pred_sem_seg.data[0].numpy()
+    expected = boundary_areas(pred, gt, 3)
+    assert (metric.results[0] == expected).all()
+    # the ground truth's boundary of class 0 is d = 3 columns wide at the edge
+    # with class 1, plus the image border
+    assert expected[1, 0] == class_boundaries(gt, 3)[gt == 0].sum()
+    assert class_boundaries(gt, 3)[40, 45:50].tolist() == [False, False, True, True, True]
+
+
+def test_benchmark_tool_times_both_metrics_side_by_side(capsys):
+    import importlib.util
+    path = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark_metrics.py')
+    spec = importlib.util.spec_from_file_location('benchmark_metrics', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    table = tool.main(['--sizes', '64', '--images', '2', '--repeats', '2'])
+    row = table[64]
+    assert row['d'] == 2 and row['iou_ms'] > 0 and row['boundary_iou_ms'] > 0
+    assert row['ratio'] == pytest.approx(row['boundary_iou_ms'] / row['iou_ms'], rel=0.05)
+    assert 0 <= row['mBoundaryIoU'] <= 100 and 0 <= row['mIoU'] <= 100
+    assert '"per_size"' in capsys.readouterr().out.splitlines()[-1]
