@@ -166,3 +166,17 @@ def _merge(opts):
     p = argparse.ArgumentParser()
     p.add_argument('--o', nargs='+', action=CfgOptionsAction)
     return p.parse_args(['--o', *opts]).o
+
+
+def test_records_go_beside_the_run_log_by_default(tmp_path):
+    import uuid
+
+    from mmengine.logging import MMLogger
+    from semiearth.models.purifiers.decision_record import DecisionRecorder
+    recorder = DecisionRecorder(interval=10)
+    (tmp_path / 'run').mkdir()
+    MMLogger.get_instance(f'rec-{uuid.uuid4().hex}', log_file=str(tmp_path / 'run' / 'x.log'))
+    assert recorder.path('/d/tile_7.tif', 20) == \
+        str(tmp_path / 'run' / 'purify_records' / 'iter_0000020' / 'tile_7.npz')
+    with pytest.raises(ValueError, match='interval'):
+        DecisionRecorder(interval=0)

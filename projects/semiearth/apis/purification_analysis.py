@@ -1,7 +1,9 @@
 """Pieces of the purification study and visualisation: the teacher's real
 pseudo-labels on the unlabeled set, VLM evidence for them (the config's
-cached / online VLM, or simulated from the ground truth), and the pixel
-statistics that say whether a rule helped."""
+cached / online VLM, or simulated from the ground truth), the pixel
+statistics that say whether a rule helped (overall, in the ground truth's
+boundary band and in the interior), and the reading of the purifier's
+decision records (ground truth and nodata looked up, pixels counted)."""
 import copy
 from typing import Dict, Iterator, Optional, Sequence, Union
 
