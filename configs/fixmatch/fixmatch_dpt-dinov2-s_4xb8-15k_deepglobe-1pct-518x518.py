@@ -1,6 +1,6 @@
 # FixMatch with an EMA teacher (UniMatch-V2) on DeepGlobe Land Cover, 1 % labeled:
 # DINOv2-S + DPT, 4 labeled + 4 unlabeled crops per GPU, 4 GPUs.
-# Schedule: 20 epochs (LoveDA's; SPEC gives none for DeepGlobe) of the ~11.9k
+# Schedule: 20 epochs (the paper's LoveDA schedule; none is published for DeepGlobe) of the ~11.9k
 # unlabeled crops at 16 a step (4 GPUs x 4).
 _base_ = [
     '../_base_/models/fixmatch_dpt_dinov2-s.py',

@@ -1,6 +1,6 @@
 # FixMatch with an EMA teacher (UniMatch-V2) on Vaihingen, 1/8 labeled:
 # DINOv2-S + DPT, 4 labeled + 4 unlabeled crops per GPU, 4 GPUs.
-# Schedule: our choice (the LSST/WSCL papers give no schedule in SPEC).
+# Schedule: our choice (the LSST and WSCL papers, which use Vaihingen 1/8, state none).
 _base_ = [
     '../_base_/models/fixmatch_dpt_dinov2-s.py',
     '../_base_/datasets/vaihingen_semi_518x518.py',

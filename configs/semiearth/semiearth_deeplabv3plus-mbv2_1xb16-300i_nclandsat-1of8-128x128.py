@@ -36,7 +36,7 @@ model = dict(
         # (VLMEvidenceHook measures it before training), on the pixels the teacher
         # would reject; in tools/analysis_tools/purification_study.py its
         # accepted pixels were never less accurate than the teacher's equally
-        # many most confident ones (README "Purification study").
+        # many most confident ones (docs/semiearth.md, "Purification study").
         # dict(type='PoEPurifyRule', temperature=1.0) trusts the VLM's own
         # probabilities; the released rule is dict(type='PaperPurifyRule').
         rule=dict(type='CalibratedPurifyRule'),

@@ -2,7 +2,7 @@
 # VLM-PP (SegEarth-OV dense CLIP ViT-B/16). Its evidence is cached as
 # training first meets each image; to pay that up front instead:
 #   python tools/precompute_vlm.py THIS_CONFIG
-# Schedule: 20 epochs (LoveDA's; SPEC gives none for DeepGlobe) of the ~11.9k
+# Schedule: 20 epochs (the paper's LoveDA schedule; none is published for DeepGlobe) of the ~11.9k
 # unlabeled crops at 16 a step (4 GPUs x 4).
 _base_ = [
     '../_base_/models/semiearth_dpt_dinov2-s.py',

@@ -2,7 +2,7 @@
 # VLM-PP (SegEarth-OV dense CLIP ViT-B/16). Its evidence is cached as
 # training first meets each image; to pay that up front instead:
 #   python tools/precompute_vlm.py THIS_CONFIG
-# Schedule: our choice (the LSST/WSCL papers give no schedule in SPEC).
+# Schedule: our choice (the LSST and WSCL papers, which use Vaihingen 1/8, state none).
 _base_ = [
     '../_base_/models/semiearth_dpt_dinov2-s.py',
     '../_base_/datasets/vaihingen_semi_518x518.py',

@@ -3,7 +3,7 @@
 #   <data_root>/img_dir/<crop>.png, ann_dir/<crop>.png (class index, 255 =
 #   ignore), splits/{train,val,test}.txt and the nested labeled lists.
 # Each dataset's config (potsdam_518x518.py, ...) sets the dataset type and
-# root; a new dataset in this layout needs nothing else (README "Your own
+# root; a new dataset in this layout needs nothing else (docs/training.md, "Your own
 # dataset"). Training as UniMatch-V2: random resize 0.5-2.0 of the 512 crop,
 # crop 518 (the data preprocessor pads with label 255), horizontal flip.
 # Test: whole crops, slide inference set by the model config.

@@ -1,4 +1,4 @@
-# VLM-PP with SegEarth-OV's training-free dense CLIP (SPEC section 4):
+# VLM-PP with SegEarth-OV's training-free dense CLIP (Li et al., SegEarth-OV, CVPR 2025):
 # open_clip ViT-B/16 with OpenAI weights, last block q-q + k-k + v-v
 # self-self attention, global bias alleviation 0.3, logit scale 50, the 80
 # ImageNet templates; the crop resized to 448 and read by 224 windows at
@@ -12,7 +12,7 @@
 # Rule: ours, Bayes with the VLM's confusion measured on the labeled images
 # (CalibratedPurifyRule; measured before training, VLMEvidenceHook) on the pixels the
 # teacher would reject: never less accurate than lowering the threshold in the
-# purification study (README). Alternatives: dict(type='PoEPurifyRule',
+# purification study (docs/semiearth.md). Alternatives: dict(type='PoEPurifyRule',
 # temperature=1.0) (trusts the VLM's probabilities), dict(type='PaperPurifyRule')
 # (the released rule).
 purifier = dict(
