@@ -180,3 +180,32 @@ def test_records_go_beside_the_run_log_by_default(tmp_path):
         str(tmp_path / 'run' / 'purify_records' / 'iter_0000020' / 'tile_7.npz')
     with pytest.raises(ValueError, match='interval'):
         DecisionRecorder(interval=0)
+
+
+def test_a_training_step_writes_records_through_the_unchanged_segmentor(cached, tmp_path):
+    """The record option needs nothing from the segmentor: a real SemiEarth
+    training step (cached evidence) writes one record per sampled unlabeled
+    view, with the view's source coordinates, and the visualiser renders it
+    against the tile's ground truth."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(cached['config'])
+    cfg.model.purifier.update(rule=dict(type='PoEPurifyRule'), evidence='cached',
+                              record=dict(interval=100, num_images=2,
+                                          out_dir=str(tmp_path / 'rec')))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    batch = next(iter(Runner.build_dataloader(cfg.train_dataloader, seed=0)))
+    MessageHub.get_current_instance().update_info('iter', 200)
+    model.loss(**model.data_preprocessor(batch, True))
+    files = sorted((tmp_path / 'rec' / 'iter_0000200').glob('*.npz'))
+    assert len(files) == 2
+    rec = load_record(str(files[0]))
+    assert rec['decision'].shape == rec['src_coords'].shape[1:] and rec['iteration'] == 200
+    assert (rec['src_coords'] >= -1).all() and (rec['src_coords'] >= 0).any()
+    report = _tool().main([cached['config'], '--records', str(tmp_path / 'rec'),
+                           '--out-dir', str(tmp_path / 'vis')])
+    assert len(report) == 2 and all(r['pixels'] > 0 for r in report.values())
