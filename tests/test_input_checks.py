@@ -180,3 +180,19 @@ def test_the_data_check_runs_on_rank_0_only_and_every_rank_gets_the_verdict(monk
     with pytest.raises(DatasetCheckError):
         mod.ConfigCheckHook()._check_data(Runner(), [('train', object())])
     assert len(checked) == 1
+
+
+def test_train_tool_refuses_a_typo_in_a_loop_key_before_building_anything(tmp_path):
+    """tools/train.py checks the keys right after --cfg-options: a loop key
+    typo is named by its full path (MMEngine's loop constructor would give a
+    bare TypeError)."""
+    import subprocess
+    import sys
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', SUPERVISED_CONFIG, '--work-dir', str(tmp_path),
+         '--cfg-options', 'train_cfg.val_intervl=5'],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "train_cfg.val_intervl: SkipAheadIterBasedTrainLoop has no argument 'val_intervl' " \
+        '(did you mean train_cfg.val_interval?)' in proc.stderr
+    assert not any(tmp_path.iterdir())  # refused before the runner made its work dir

@@ -9,6 +9,7 @@ import semiearth  # noqa: F401  isort:skip
 from mmengine.config import Config
 from mmengine.runner import Runner
 from semiearth.apis.cli import CfgOptionsAction
+from semiearth.engine.hooks.config_check_hook import check_config_keys
 
 
 def parse_args():
@@ -94,6 +95,9 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    # a typo in a hook or loop key fails here, naming the key, not at the
+    # first save (or never)
+    check_config_keys(cfg)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
     if args.tta:

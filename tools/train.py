@@ -12,6 +12,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from semiearth.apis.cli import CfgOptionsAction
+from semiearth.engine.hooks.config_check_hook import check_config_keys
 
 
 def parse_args():
@@ -66,6 +67,9 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     cfg.resume = args.resume
+    # a typo in a hook or loop key fails here, naming the key, not at the
+    # first save (or never)
+    check_config_keys(cfg)
 
     # a config may name its own runner (runner_type), as in mmseg
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

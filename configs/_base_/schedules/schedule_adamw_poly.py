@@ -12,7 +12,9 @@ param_scheduler = dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=300,
 # every config checks its model's classes against its datasets' (schedules
 # own custom_hooks: the semi ones replace this list and keep the check)
 custom_hooks = [dict(type='ConfigCheckHook'), dict(type='StepRNGHook')]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=100)
+# MMEngine's loop, plus: a run resumed after its last iteration still runs
+# the final validation it owes (and, with SemiSampler, skips ahead)
+train_cfg = dict(type='SkipAheadIterBasedTrainLoop', max_iters=300, val_interval=100)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
@@ -22,4 +24,6 @@ default_hooks = dict(
     checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=100,
                     max_keep_ckpts=1, save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    visualization=dict(type='SegVisualizationHook'),
+    # stop at the first NaN / inf loss, naming the iteration and the files
+    non_finite_loss=dict(type='NonFiniteLossHook'))
