@@ -32,7 +32,8 @@ def test_purification_study(cached, tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary['simulated_evidence'] is True
     assert summary['paper_same_as_none'] is True and summary['paper_differing_pixels'] == 0
-    assert set(summary['results']) == {'sim_q0.5', 'sim_q1', 'sim_cls0.9', 'vlm'}
+    assert set(summary['results']) == {'sim_q0.5', 'sim_q1', 'sim_cls0.9', 'sim_edge0.9', 'vlm'}
+    assert set(summary['edge_evidence_use']['sim_edge0.9']) == {'paper', 'poe_T1', 'calibrated'}
     assert set(summary['results']['sim_q1']) == {'none', 'paper', 'poe_T1', 'calibrated'}
     assert set(summary['not_worse_than_teacher']) == {'paper', 'poe_T1', 'calibrated'}
     assert 'SIMULATED' in proc.stdout and osp.isfile(summary['plot'])

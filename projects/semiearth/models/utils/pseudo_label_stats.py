@@ -4,6 +4,8 @@ from typing import Dict
 import torch
 from torch import Tensor
 
+from ...evaluation import boundary_band
+
 
 @torch.no_grad()
 def pseudo_label_stats(label: Tensor, accept: Tensor, valid: Tensor,
@@ -21,7 +23,13 @@ def pseudo_label_stats(label: Tensor, accept: Tensor, valid: Tensor,
 
     Returns:
         ``{prefix}acc`` (accuracy on accepted pixels with ground truth) and
-        ``{prefix}acc_all`` (on all valid pixels with ground truth); a key is
+        ``{prefix}acc_all`` (on all valid pixels with ground truth); the same
+        split by region, where the paper locates the purifier's gain:
+        ``{prefix}acc_boundary`` / ``acc_interior`` and
+        ``{prefix}mask_ratio_boundary`` / ``mask_ratio_interior`` (share of
+        the region's pixels accepted), the boundary band being the pixels
+        within ``d`` px of a class edge of ``gt`` (``d`` from Boundary IoU's
+        dilation ratio, :func:`semiearth.evaluation.boundary_band`). A key is
         left out when it has no pixel to count (rather than logging NaN).
     """
     has_gt = valid & (gt != ignore_index)
@@ -30,4 +38,12 @@ def pseudo_label_stats(label: Tensor, accept: Tensor, valid: Tensor,
     for key, pixels in (('acc', accept & has_gt), ('acc_all', has_gt)):
         if pixels.any():
             stats[prefix + key] = correct[pixels].float().mean()
+    band = boundary_band(torch.where(valid, gt, torch.full_like(gt, ignore_index)),
+                         ignore_index=ignore_index)
+    for region, where in (('boundary', band), ('interior', ~band)):
+        pixels = has_gt & where
+        if pixels.any():
+            stats[f'{prefix}mask_ratio_{region}'] = (accept & pixels).sum() / pixels.sum()
+        if (accept & pixels).any():
+            stats[f'{prefix}acc_{region}'] = correct[accept & pixels].float().mean()
     return stats
