@@ -481,6 +481,54 @@ def test_docs_wrap_examples_build_and_the_ade20k_one_trains_a_step(tmp_path):
     assert trained == 1
 
 
+@pytest.mark.parametrize('plain,semi_method', [('unimatch_v2', 'UniMatchV2'),
+                                               ('unimatch', 'UniMatch')])
+def test_wrap_other_methods_and_train_a_step(plain, semi_method, tmp_path, tiny_clip_ckpt):
+    """--method unimatch_v2 / unimatch and their purified rows (written over
+    the plain leaf with --fixmatch-base): the leaf names the method, packs a
+    second strong view, keeps the student for UniMatch; each trains a step
+    through the Runner on fake LoVEDA data and validates."""
+    n_classes = 7
+    root = fake_mmseg_layout(tmp_path / 'loveda', n_classes)
+    mmseg_splits.main([root])
+    plain_out = str(tmp_path / 'leaves' / f'{plain}.py')
+    os.makedirs(osp.dirname(plain_out))
+    wrap_mmseg_config.run([ZOO['loveda'], '--method', plain, '--ratio', '1/8', '--out',
+                           plain_out])
+    vlmpp = f'{plain}-vlmpp'
+    _, vlmpp_out = wrap_mmseg_config.run([ZOO['loveda'], '--method', vlmpp, '--ratio', '1/8',
+                                          '--out', f"{tmp_path / 'leaves'}/",
+                                          '--fixmatch-base', plain_out])
+    tag = {'unimatch_v2': 'unimatch-v2'}.get(plain, plain)
+    assert osp.basename(vlmpp_out) == \
+        f'{tag}-vlmpp_deeplabv3plus-r101-d8_4xb8-80k_mmseg-loveda-1of8-512x512.py'
+    assert open(vlmpp_out).readline().startswith(f'# {semi_method.replace("V2", " V2")} + VLM-PP')
+    for method, path in ((plain, plain_out), (vlmpp, vlmpp_out)):
+        cfg = _load(path)
+        assert cfg.model.semi_method == dict(type=semi_method)
+        unlabeled = cfg.train_dataloader.dataset.unlabeled.pipeline[-1]
+        assert unlabeled.branch_field == ['sup', 'unsup_weak', 'unsup_strong', 'unsup_strong2']
+        assert unlabeled.unsup_strong2 == unlabeled.unsup_strong
+        student = semi_method == 'UniMatch'
+        assert cfg.model.get('semi_test_cfg', {}).get('predict_on', 'teacher') == \
+            ('student' if student else 'teacher')
+        assert cfg.default_hooks.checkpoint.get('save_best') == \
+            ('student/mIoU' if student else None)
+        _shrink(cfg)
+        _point_at(cfg, root)
+        if method == vlmpp:
+            cfg.model.purifier.vlm.update(model_name='tiny-clip', model_cfg=TINY_CLIP,
+                                          pretrained=None, checkpoint=tiny_clip_ckpt,
+                                          templates='simple', input_size=64, window=None)
+            cfg.model.purifier.cache_dir = str(tmp_path / 'vlm_cache')
+        runner, metrics = _train_a_step_and_validate(cfg, tmp_path / f'work_{method}')
+        scalars = runner.message_hub.log_scalars
+        assert {'train/unsup.loss_ce_s1', 'train/unsup.loss_ce_s2'} <= set(scalars), \
+            sorted(scalars)
+        assert ('train/vlm.changed_label_ratio' in scalars) == (method == vlmpp)
+        assert all(0 <= metrics[k] <= 100 for k in ('teacher/mIoU', 'student/mIoU'))
+
+
 def test_fixmatch_base_is_checked(tmp_path):
     """--fixmatch-base: only for SemiEarth, and only a FixMatch leaf of the
     same config, else an error naming the fix."""
@@ -489,6 +537,11 @@ def test_fixmatch_base_is_checked(tmp_path):
         wrap_config(ZOO['potsdam'], 'fixmatch', '1/8', fixmatch_base=fm)
     with pytest.raises(ValueError, match="not this tool's fixmatch leaf.*Fix: write it"):
         wrap_config(ZOO['vaihingen'], 'semiearth', '1/8', fixmatch_base=fm)
+    # a purified row takes the leaf of its own method, not FixMatch's
+    with pytest.raises(ValueError, match="not this tool's unimatch leaf.*--method unimatch"):
+        wrap_config(ZOO['potsdam'], 'unimatch-vlmpp', '1/8', fixmatch_base=fm)
+    with pytest.raises(ValueError, match="method 'dwl2' is not one of supervised, fixmatch"):
+        wrap_config(ZOO['potsdam'], 'dwl2', '1/8')
     with pytest.raises(FileNotFoundError, match='does not exist.*--method fixmatch'):
         wrap_config(ZOO['potsdam'], 'semiearth', '1/8', fixmatch_base=str(tmp_path / 'x.py'))
     # the SemiEarth leaf over it is the FixMatch leaf plus the purifier

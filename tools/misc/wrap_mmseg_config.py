@@ -1,16 +1,20 @@
-"""Turn an mmseg config (a zoo file or your own) into a supervised, FixMatch or
-SemiEarth leaf at a labeled ratio of the mmseg protocol.
+"""Turn an mmseg config (a zoo file or your own) into a supervised, FixMatch,
+SemiEarth, UniMatch V2 or UniMatch leaf (the last two also purified:
+``-vlmpp``) at a labeled ratio of the mmseg protocol.
 
 The leaf inherits the config and changes only what the method needs: the
 training set becomes the labeled + unlabeled split lists of
-``tools/dataset_converters/mmseg_splits.py`` (a SemiDataset), the model a
-teacher-student SemiEarthSegmentor around the config's own model, plus the
-EMA-teacher hook and the teacher/student validation. Model, crop, optimiser,
+``tools/dataset_converters/mmseg_splits.py`` (a SemiDataset; a second strong
+view for UniMatch V2 / UniMatch), the model a teacher-student
+SemiEarthSegmentor around the config's own model with the method's step
+(``model.semi_method``), plus the EMA-teacher hook and the teacher/student
+validation (UniMatch keeps and exports the student). Model, crop, optimiser,
 schedule, test mode, evaluator and val / test data stay the config's.
 
 Usage::
 
-    python tools/misc/wrap_mmseg_config.py CONFIG --method {supervised,fixmatch,semiearth}
+    python tools/misc/wrap_mmseg_config.py CONFIG --method {supervised,fixmatch,semiearth,
+            unimatch_v2,unimatch_v2-vlmpp,unimatch,unimatch-vlmpp}
         --ratio {1/16,1/8,1/4,1/2} [--out FILE_OR_DIR] [--num-labeled N]
         [--num-unlabeled N] [--unlabeled-without-labels] [--shared T ...]
         [--labeled-only T ...] [--class-names NAME] [--cache-dir DIR]
@@ -57,13 +61,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='transform types to run once for both unlabeled views')
     p.add_argument('--labeled-only', nargs='+', default=[], metavar='T',
                    help='transform types to keep out of the unlabeled views')
-    p.add_argument('--class-names', help='SemiEarth: a ready VLM class-name list '
+    p.add_argument('--class-names', help='purified methods: a ready VLM class-name list '
                    '(semiearth.vlm.RS_CLASS_NAMES); default: the one matching the classes')
-    p.add_argument('--cache-dir', help='SemiEarth: VLM evidence cache (default: '
+    p.add_argument('--cache-dir', help='purified methods: VLM evidence cache (default: '
                    '<data_root>/vlm_cache/mmseg_vit-b16_segearth)')
     p.add_argument('--fixmatch-base', metavar='FILE',
-                   help='SemiEarth: inherit this FixMatch leaf (written by this tool for '
-                        'the same config) and add only the purifier')
+                   help='purified methods: inherit the leaf of the same method without '
+                        'the purifier (semiearth: the FixMatch leaf; written by this tool '
+                        'for the same config) and add only the purifier')
     p.add_argument('--crop-size', type=int, nargs='+', metavar='N',
                    help="training crop H [W] instead of the config's (a small run); the "
                         'resize scales follow it, the leaf names it crop_size')

@@ -4,11 +4,10 @@ import re
 import shlex
 from typing import List, Optional, Sequence
 
+from .methods import protocol_method
+
 MMSEG_NAME = re.compile(r'^(?P<algo>[a-z0-9.]+)_(?P<backbone>[^_]+)_(?P<gpus>\d+)xb(?P<batch>\d+)'
                         r'-(?P<sched>[^_]+)_(?P<dataset>[^_-]+)-(?P<crop>\d+x\d+)$')
-TITLES = {'supervised': 'Supervised (the config itself, labeled images only)',
-          'fixmatch': 'FixMatch with an EMA teacher (SemiEarthSegmentor, no purifier)',
-          'semiearth': 'SemiEarth (FixMatch + VLM-PP purified pseudo-labels)'}
 WIDTH = 88
 
 
@@ -17,7 +16,9 @@ def suggest_name(spec: str, method: str, tag: str, batch: int,
     """The leaf's file name, in this repository's config naming:
     ``{method}_{algo}-{backbone}_{gpus}xb{batch}-{schedule}_mmseg-{dataset}-{ratio}-{crop}.py``
     for a zoo-named config (``crop``: another crop than the name's);
-    ``{method}-{ratio}_{name}.py`` otherwise."""
+    ``{method}-{ratio}_{name}.py`` otherwise (``method``: the row's file
+    token, e.g. ``unimatch-v2``)."""
+    method = protocol_method(method).tag
     stem = osp.splitext(osp.basename(spec.split('::')[-1]))[0]
     m = MMSEG_NAME.match(stem)
     if not m:
@@ -46,7 +47,7 @@ def header(method: str, tag: str, spec: str, argv: Sequence[str]) -> List[str]:
     line, which ``--fixmatch-base`` / ``--over`` check) and the command that
     wrote it (arguments as given: run from the repository root, paths
     relative to it, and the leaf is reproducible from its header)."""
-    lines = [f'# {TITLES[method]}, {tag.replace("of", "/")} of the training images',
+    lines = [f'# {protocol_method(method).title}, {tag.replace("of", "/")} of the training images',
              '# labeled (mmseg protocol, docs/mmseg_zoo.md), wrapping', f'#   {spec}']
     if argv:
         lines += ['# Written by: python tools/misc/wrap_mmseg_config.py \\',

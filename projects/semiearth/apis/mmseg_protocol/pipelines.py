@@ -6,8 +6,9 @@ the views split, so the weak and strong views keep one geometry (and
 SemiEarth's source coordinates follow it): loading, deterministic
 preprocessing (also applied at test time) and geometry. Random appearance
 changes and label-driven steps stay with the labeled view only; the strong
-view has its own (UniMatch-V2's)."""
-from typing import Iterable, List, Sequence
+view has its own (UniMatch-V2's). A method with two strong views (UniMatch,
+UniMatch V2) gets a second one, the same transforms with their own draws."""
+from typing import Iterable, List, Optional, Sequence
 
 BRANCHES = ['sup', 'unsup_weak', 'unsup_strong']
 IMAGE_LOADERS = {'LoadImageFromFile', 'LoadRSImageFromFile', 'LoadImageFromNDArray',
@@ -38,10 +39,12 @@ def semi_pack(pack: dict) -> dict:
     return dict(pack, type='PackSemiSegInputs')
 
 
-def labeled_pipeline(train_pipeline: Sequence[dict], where: str = 'config') -> List[dict]:
-    """The training pipeline as it is, packed into the ``sup`` branch."""
+def labeled_pipeline(train_pipeline: Sequence[dict], where: str = 'config',
+                     branches: Optional[Sequence[str]] = None) -> List[dict]:
+    """The training pipeline as it is, packed into the ``sup`` branch of
+    ``branches`` (the method's; default :data:`BRANCHES`)."""
     steps = _steps(train_pipeline, where)
-    return [*steps[:-1], dict(type='MultiBranch', branch_field=BRANCHES,
+    return [*steps[:-1], dict(type='MultiBranch', branch_field=list(branches or BRANCHES),
                               sup=[semi_pack(steps[-1])])]
 
 
@@ -65,10 +68,12 @@ def _shared_step(step: dict, i: int, shared: set, where: str) -> dict:
 
 def unlabeled_pipeline(train_pipeline: Sequence[dict], strong_view: Sequence[dict],
                        with_labels: bool = True, shared: Iterable[str] = (),
-                       labeled_only: Iterable[str] = (), where: str = 'config') -> List[dict]:
+                       labeled_only: Iterable[str] = (), where: str = 'config',
+                       branches: Optional[Sequence[str]] = None) -> List[dict]:
     """The unlabeled pipeline derived from a training pipeline: its loading,
-    preprocessing and geometry once, then a weak view (as is) and a strong
-    view (``strong_view``, then the pack).
+    preprocessing and geometry once, then a weak view (as is) and each
+    strong view of ``branches`` (default :data:`BRANCHES`: one,
+    ``unsup_strong``): ``strong_view``, then the pack.
 
     With ``with_labels`` the label map is still loaded, for the
     ``pseudo.acc`` diagnostics only (no loss reads it). ``shared`` and
@@ -92,6 +97,9 @@ def unlabeled_pipeline(train_pipeline: Sequence[dict], strong_view: Sequence[dic
     if not coords_added:
         out.append(dict(type='AddSourceCoords'))
     pack = semi_pack(steps[-1])
-    out.append(dict(type='MultiBranch', branch_field=BRANCHES, unsup_weak=[dict(pack)],
-                    unsup_strong=[*[dict(t) for t in strong_view], dict(pack)]))
+    branches = list(branches or BRANCHES)
+    strong = {b: [*[dict(t) for t in strong_view], dict(pack)]
+              for b in branches if b.startswith('unsup_strong')}
+    out.append(dict(type='MultiBranch', branch_field=branches, unsup_weak=[dict(pack)],
+                    **strong))
     return out

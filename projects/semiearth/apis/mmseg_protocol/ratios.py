@@ -6,7 +6,6 @@ from typing import Tuple
 # the labeled ratios of img_dir/train (the usual S4 ratios of the
 # natural-image benchmarks, which the zoo's RS datasets lacked)
 PROTOCOL_RATIOS = ('1/16', '1/8', '1/4', '1/2')
-METHODS = ('supervised', 'fixmatch', 'semiearth')
 # split lists live apart from the DWL converters' splits/*.txt: both layouts
 # default to data/potsdam and data/vaihingen
 SPLIT_DIR = 'splits/mmseg'

@@ -1,5 +1,7 @@
 """An existing mmseg config (a zoo file ``mmseg::...`` or the user's own)
-turned into a supervised, FixMatch or SemiEarth leaf at a labeled ratio
+turned into a leaf of one of the methods of :data:`~.methods.PROTOCOL_METHODS`
+(supervised, FixMatch, SemiEarth, UniMatch V2, UniMatch, with or without the
+purifier) at a labeled ratio
 (``tools/misc/wrap_mmseg_config.py``; the configs of
 ``configs/mmseg_protocol/`` are its output).
 
@@ -12,8 +14,11 @@ unlabeled lists; the model a :class:`SemiEarthSegmentor` around the
 config's own model (``segmentor=_base_.model``), plus the teacher-student
 hooks and loops of the package's :data:`~.package_data.RUNTIME`. Model,
 crop, optimiser settings, schedule, test mode, evaluator and val / test data
-stay the wrapped config's. A SemiEarth leaf also inherits the package's
-purifier base (:data:`~.package_data.PURIFIER_BASE`)."""
+stay the wrapped config's. A purified leaf (SemiEarth, ``*-vlmpp``) also
+inherits the package's purifier base (:data:`~.package_data.PURIFIER_BASE`);
+a method other than the segmentor's default (FixMatch) is named by
+``model.semi_method``, and one that keeps the online model (UniMatch)
+predicts with, and keeps the best checkpoint of, the student."""
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -22,10 +27,11 @@ from mmengine.config import Config
 from ...utils import config_text
 from .crop import CROP, crop_by_name, recropped, train_crop
 from .expressions import Extend, Ref
-from .naming import TITLES, comment_lines, header, split_command
+from .methods import DEFAULT_SEMI_METHOD, METHODS, ProtocolMethod, protocol_method
+from .naming import comment_lines, header, split_command
 from .package_data import PURIFIER_BASE, semi_runtime
 from .pipelines import labeled_pipeline, unlabeled_pipeline
-from .ratios import METHODS, protocol_ratio_tag, split_files
+from .ratios import protocol_ratio_tag, split_files
 from .source_config import (check_iter_based, dataset_class, dataset_classes,
                             dataset_defaults, normalisation, ready_class_names,
                             resolve_config, strip_scope)
@@ -70,7 +76,7 @@ def check_own_leaf(path: str, method: str, spec: str, flag: str) -> None:
                                 f'with --method {method}.')
     with open(path) as f:
         head = f.read().split('\n', 3)
-    if not (head[0].startswith(f'# {TITLES[method]}') and len(head) > 2
+    if not (head[0].startswith(f'# {protocol_method(method).title}') and len(head) > 2
             and head[2] == f'#   {spec}'):
         raise ValueError(f"{flag} '{path}' is not this tool's {method} leaf for {spec}. "
                          f'Fix: write it with --method {method} {spec}.')
@@ -188,14 +194,16 @@ def _dataloader(src: WrappedConfig, tag: str, num_labeled: int, num_unlabeled: i
         dataset=dataset))
 
 
-def _pipelines(src: WrappedConfig, with_labels: bool, shared: Iterable[str],
-               labeled_only: Iterable[str]) -> Dict:
-    """The labeled and unlabeled pipelines derived from the config's."""
-    train = src.pipeline
+def _pipelines(src: WrappedConfig, row: ProtocolMethod, with_labels: bool,
+               shared: Iterable[str], labeled_only: Iterable[str]) -> Dict:
+    """The labeled and unlabeled pipelines derived from the config's, with
+    the branches of the method ``row``."""
+    train, branches = src.pipeline, list(row.branches)
     return crop_by_name(dict(
-        labeled_pipeline=labeled_pipeline(train, src.spec),
+        labeled_pipeline=labeled_pipeline(train, src.spec, branches),
         unlabeled_pipeline=unlabeled_pipeline(train, src.runtime['strong_view'], with_labels,
-                                              shared, labeled_only, src.spec)), src.crop)
+                                              shared, labeled_only, src.spec, branches)),
+        src.crop)
 
 
 def purifier(src: WrappedConfig, class_names: Optional[str], cache_dir: Optional[str],
@@ -230,47 +238,78 @@ MODEL_NOTE = ("the teacher-student wrapper around the config's model; data_prepr
               "the wrapper makes the model's own a SemiSegDataPreProcessor (and None keeps "
               "mmengine's Runner from putting the config's top-level data_preprocessor here)")
 UNLABELED_NOTE = ('unlabeled: its loading and geometry once (no label-driven crop), then a '
-                  'weak view and a strong view (colour jitter, grayscale, blur; CutMix in the '
+                  'weak view and {strong} (colour jitter, grayscale, blur; CutMix in the '
                   'model).')
+STRONG_VIEWS = {1: 'a strong view', 2: 'two strong views, each with its own draws'}
+SEMI_METHOD_NOTE = ("the S4 method's step (model.semi_method; its settings: the registered "
+                    "class's defaults, the anchor's)")
+STUDENT_NOTE = ('{method} labels with the online model: the student is the model predicted '
+                'with, exported and kept as the best checkpoint')
 LABELS_NOTE = (' The label map is loaded only for the pseudo.acc diagnostics; without label '
                'files: --unlabeled-without-labels.')
 
 
-def teacher_student_blocks(src: WrappedConfig, method: str, tag: str, num_labeled: int,
-                           num_unlabeled: int, with_labels: bool, shared: Iterable[str],
-                           labeled_only: Iterable[str], purifier_kw: dict,
-                           notes: List[str]) -> List[Block]:
-    """A FixMatch (or SemiEarth) leaf's overrides."""
+def _model_block(src: WrappedConfig, row: ProtocolMethod, purifier_kw: dict,
+                 notes: List[str]) -> Block:
+    """The teacher-student wrapper around the config's model, with the
+    method's step and (purified rows) the purifier."""
     segmentor = Ref('_base_.model')
     if src.pads_to_crop():  # the model's own preprocessor, padding to the named crop
         segmentor = Extend('_base_.model', 4, data_preprocessor=Extend(
             '_base_.model.data_preprocessor', 8, size=CROP))
     model = dict(_delete_=True, type='SemiEarthSegmentor', segmentor=segmentor,
                  data_preprocessor=None)
-    if method == 'semiearth':
+    note = MODEL_NOTE
+    if row.semi_method != DEFAULT_SEMI_METHOD:
+        model['semi_method'] = dict(type=row.semi_method)
+        note += f'; {SEMI_METHOD_NOTE}'
+    if row.predict_on != 'teacher':
+        model['semi_test_cfg'] = dict(predict_on=row.predict_on)
+    if row.purified:
         model['purifier'] = purifier(src, notes=notes, indent=4, **purifier_kw)
-    pipes = _pipelines(src, with_labels, shared, labeled_only)
+        note += '.\n' + PURIFIER_NOTE
+    return note, dict(model=model)
+
+
+def _loops_block(src: WrappedConfig, row: ProtocolMethod) -> Block:
+    """The runtime's hooks and loops; the checkpoint hook keeps the best
+    student for a method that predicts with it."""
     rt = src.runtime
     runtime_types = {h['type'] for h in rt['custom_hooks']}
     hooks = [h for h in src.hooks if h['type'] not in runtime_types] + rt['custom_hooks']
+    checkpoint = dict(type=rt['checkpoint_hook'])
+    note = ('the teacher-student hooks and loops (EMA teacher, VLM evidence prepared before '
+            'training, teacher and student validated, a resumed run skips finished batches '
+            'unloaded)')
+    if row.predict_on != 'teacher':
+        checkpoint.update(save_best=f'{row.predict_on}/mIoU', rule='greater')
+        note += '; ' + STUDENT_NOTE.format(method=row.semi_method)
+    return note, dict(custom_hooks=hooks, train_cfg=dict(type=rt['train_loop']),
+                      val_cfg=dict(_delete_=True, type=rt['val_loop']),
+                      default_hooks=dict(checkpoint=checkpoint))
+
+
+def teacher_student_blocks(src: WrappedConfig, method: str, tag: str, num_labeled: int,
+                           num_unlabeled: int, with_labels: bool, shared: Iterable[str],
+                           labeled_only: Iterable[str], purifier_kw: dict,
+                           notes: List[str]) -> List[Block]:
+    """A semi-supervised leaf's overrides (every row but supervised)."""
+    row = protocol_method(method)
+    pipes = _pipelines(src, row, with_labels, shared, labeled_only)
+    strong = STRONG_VIEWS[len(row.strong_views)]
     return [
         ('', dict(custom_imports=IMPORTS)),
         *src.crop_block(),
-        (MODEL_NOTE + ('.\n' + PURIFIER_NOTE if method == 'semiearth' else ''), dict(model=model)),
+        _model_block(src, row, purifier_kw, notes),
         ('', _optimizer_block(src, notes)),
         ('labeled: the wrapped training pipeline, packed as the sup branch',
          dict(labeled_pipeline=pipes['labeled_pipeline'])),
-        (UNLABELED_NOTE + (LABELS_NOTE if with_labels else ''),
+        (UNLABELED_NOTE.format(strong=strong) + (LABELS_NOTE if with_labels else ''),
          dict(unlabeled_pipeline=pipes['unlabeled_pipeline'])),
         (f"{num_labeled} labeled + {num_unlabeled} unlabeled images per GPU and step, from "
          "the wrapped config's training set; labeled lists: this ratio's",
          _dataloader(src, tag, num_labeled, num_unlabeled, with_labels)),
-        ('the teacher-student hooks and loops (EMA teacher, VLM evidence prepared before '
-         'training, teacher and student validated, a resumed run skips finished batches '
-         'unloaded)',
-         dict(custom_hooks=hooks, train_cfg=dict(type=rt['train_loop']),
-              val_cfg=dict(_delete_=True, type=rt['val_loop']),
-              default_hooks=dict(checkpoint=dict(type=rt['checkpoint_hook'])))),
+        _loops_block(src, row),
     ]
 
 
@@ -286,8 +325,10 @@ def wrap_config(spec: str, method: str, ratio: str, out: Optional[str] = None,
 
     Args:
         spec: ``mmseg::<zoo path>`` or a config file.
-        method: 'supervised' (the config itself on the labeled list),
-            'fixmatch' or 'semiearth'.
+        method: a row of :data:`~.methods.PROTOCOL_METHODS`: 'supervised'
+            (the config itself on the labeled list), 'fixmatch', 'semiearth'
+            (FixMatch + purifier), 'unimatch_v2', 'unimatch' and their
+            purified '-vlmpp' rows.
         ratio: one of the protocol's ratios (``PROTOCOL_RATIOS``).
         out: where the leaf will be written (relative ``_base_`` paths are
             computed from it); None: absolute paths (printed leaf).
@@ -297,26 +338,29 @@ def wrap_config(spec: str, method: str, ratio: str, out: Optional[str] = None,
             diagnostics (False: no label file needed for unlabeled images).
         shared / labeled_only: transform types to classify (see
             :func:`~.pipelines.unlabeled_pipeline`).
-        class_names: SemiEarth: the VLM's class-name list; default: the ready
+        class_names: purified rows: the VLM's class-name list; default: the ready
             list matching the dataset's classes, else the class names.
-        cache_dir: SemiEarth's evidence cache; default
+        cache_dir: purified rows: the evidence cache; default
             ``<data_root>/vlm_cache/mmseg_vit-b16_segearth``.
         argv: the command line, shown in the header.
-        fixmatch_base: SemiEarth only: a FixMatch leaf this tool wrote for
-            the same config; the leaf inherits it and adds only the purifier.
+        fixmatch_base: purified rows only: a leaf of the same method
+            without the purifier (``semiearth``: ``fixmatch``), written by this
+            tool for the same config; the leaf inherits it and adds only the
+            purifier.
         over: a leaf this tool wrote for the same config and method at
             another ratio; the leaf inherits it and sets only its lists.
         crop_size: (h, w) training crop instead of the config's; its resize
             scales follow (times the new crop over the old).
     """
-    if method not in METHODS:
-        raise ValueError(f"method {method!r} is not one of {', '.join(METHODS)}.")
+    row = protocol_method(method)
     tag = protocol_ratio_tag(ratio)
     if over is not None:
         return ratio_leaf(spec, method, tag, over, out, argv or []), []
-    if fixmatch_base is not None and method != 'semiearth':
-        raise ValueError(f'--fixmatch-base is for --method semiearth, not {method!r}: '
-                         'a SemiEarth leaf is a FixMatch leaf plus the purifier.')
+    if fixmatch_base is not None and not row.purified:
+        purified = ', '.join(m for m in METHODS if protocol_method(m).purified)
+        raise ValueError(f'--fixmatch-base is for --method semiearth (or another purified '
+                         f'method: {purified}), not {method!r}: a purified leaf is the '
+                         'leaf of its method plus the purifier.')
     if fixmatch_base is not None and crop_size is not None:
         raise ValueError('--crop-size with --fixmatch-base: the crop is the FixMatch '
                          "leaf's. Fix: write the FixMatch leaf with --crop-size.")
@@ -326,12 +370,12 @@ def wrap_config(spec: str, method: str, ratio: str, out: Optional[str] = None,
     if method == 'supervised':
         return render(head, [src.base], supervised_blocks(src, tag)), notes
     if fixmatch_base is not None:
-        check_own_leaf(fixmatch_base, 'fixmatch', spec, '--fixmatch-base')
+        check_own_leaf(fixmatch_base, row.plain, spec, '--fixmatch-base')
         model = dict(purifier=purifier(src, notes=notes, indent=4, **purifier_kw))
         bases = [relative_to(fixmatch_base, out), relative_to(PURIFIER_BASE, out)]
         return render(head, bases, [(PURIFIER_NOTE, dict(model=model))]), notes
     batch = int(src.loader.get('batch_size', 1))
-    bases = [src.base] + ([relative_to(PURIFIER_BASE, out)] if method == 'semiearth' else [])
+    bases = [src.base] + ([relative_to(PURIFIER_BASE, out)] if row.purified else [])
     blocks = teacher_student_blocks(
         src, method, tag, num_labeled or batch, num_unlabeled or batch, unlabeled_labels,
         shared, labeled_only, purifier_kw, notes)
