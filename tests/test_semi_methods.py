@@ -108,7 +108,8 @@ class SpyPurifier(nn.Module):
 
 
 def _record(monkeypatch, model):
-    """Record the CutMix boxes drawn and every unsupervised loss's targets."""
+    """Record the CutMix boxes drawn and every unsupervised loss's targets
+    (the soft-weighting methods: what their weighting / mask receives)."""
     boxes, targets = [], []
     draw = seg_module.random_cutmix_boxes
     monkeypatch.setattr(seg_module, 'random_cutmix_boxes',
@@ -116,7 +117,27 @@ def _record(monkeypatch, model):
     unsup = model.unsup_loss
     monkeypatch.setattr(model, 'unsup_loss', lambda logits, label, conf, valid: targets.append(
         (label, conf, valid)) or unsup(logits, label, conf, valid))
+    if 'weighting' in model.method_modules:  # DWL: its memories and weights
+        dwl = model.method_modules['weighting']
+        forward = dwl.forward
+        monkeypatch.setattr(dwl, 'forward', lambda label, conf, valid, *a: targets.append(
+            (label, conf, valid)) or forward(label, conf, valid, *a))
+    cons = getattr(model.semi_method, 'consistency', None)
+    if cons is not None:  # Mean Teacher: its confidence mask
+        forward = cons.forward
+        monkeypatch.setattr(cons, 'forward', lambda logits, target, label, conf, valid, *a:
+                            targets.append((label, conf, valid))
+                            or forward(logits, target, label, conf, valid, *a))
     return boxes, targets
+
+
+@pytest.fixture
+def progress(monkeypatch):
+    """The schedule position a Runner would record: iteration 100 of 200
+    (past DWL's warm-up)."""
+    from semiearth.models.semi_methods import dwl, mean_teacher
+    for module in (dwl, mean_teacher):
+        monkeypatch.setattr(module, 'training_progress', lambda: (100, 200))
 
 
 def _expected_probs(model, method, inputs):
@@ -126,7 +147,9 @@ def _expected_probs(model, method, inputs):
     x_sup, x_weak = inputs['sup'], inputs['unsup_weak']
     state = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
-        if method != 'UniMatch':
+        if method == 'DWL':  # the online model in train mode, as the anchor
+            probs = model.probs(model.student, x_weak)
+        elif method != 'UniMatch':
             probs = model._teacher_probs(x_weak)
         else:
             eval_probs = model.online_probs(x_weak)
@@ -142,13 +165,14 @@ def _paste(box, label, partner_label):
     return torch.where(box, partner_label[roll], label)
 
 
-# strong views of each method, and whether pasted pixels come from another
-# pass (UniMatch labels its CutMix partners in eval mode)
-STRONG_VIEWS = {'FixMatch': 1, 'UniMatchV2': 2, 'UniMatch': 2}
+# strong views of each method, and the CutMix boxes its step draws (DWL
+# mixes nothing; Mean Teacher mixes the weak view by default, as its anchor)
+STRONG_VIEWS = {'FixMatch': 1, 'UniMatchV2': 2, 'UniMatch': 2, 'DWL': 1, 'MeanTeacher': 0}
+CUTMIX_BOXES = {'FixMatch': 1, 'UniMatchV2': 2, 'UniMatch': 2, 'DWL': 0, 'MeanTeacher': 1}
 
 
 def test_the_contract_covers_every_registered_method():
-    assert set(METHODS) == set(STRONG_VIEWS)
+    assert set(METHODS) == set(STRONG_VIEWS) == set(CUTMIX_BOXES)
     for name in METHODS:
         strong = [b for b in MODELS.get(name).branches if b.startswith('unsup_strong')]
         assert len(strong) == STRONG_VIEWS[name]
@@ -156,7 +180,7 @@ def test_the_contract_covers_every_registered_method():
 
 @pytest.mark.parametrize('method', METHODS)
 def test_every_method_purifies_once_and_its_loss_uses_the_purified_targets(
-        method, monkeypatch):
+        method, monkeypatch, progress):
     """The contract of the purifier slot, for every registered method: one
     purifier call per step, on the weak-view probabilities the method labels
     from; every unsupervised term's labels and confidences are exactly the
@@ -177,11 +201,11 @@ def test_every_method_purifies_once_and_its_loss_uses_the_purified_targets(
         pasted_label, pasted_conf = call['label'][B:], call['conf'][B:]
     else:
         pasted_label, pasted_conf = label, conf
-    views = STRONG_VIEWS[method]
+    views = CUTMIX_BOXES[method]
     assert len(boxes) == views and all(b.flatten(1).any(1).all() for b in boxes)
     expected = [(_paste(box, label, pasted_label), _paste(box, conf, pasted_conf))
                 for box in boxes]
-    if method == 'UniMatch':  # the feature-perturbed weak view: no CutMix
+    if method in ('UniMatch', 'DWL'):  # the feature-perturbed weak view / DWL: no CutMix
         expected.append((label, conf))
     assert len(targets) == len(expected)
     for (got_label, got_conf, _), (want_label, want_conf) in zip(targets, expected):
@@ -192,8 +216,44 @@ def test_every_method_purifies_once_and_its_loss_uses_the_purified_targets(
     assert losses['vlm.spy'] == 1.0 and 'pseudo_before.mask_ratio' in losses
 
 
+class FixedLabelPurifier(nn.Module):
+    """Keeps the model's labels; confidences of its own, 0.9 to 1 (seeded)."""
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+
+    def forward(self, probs, inputs, img_metas, src_coords, thresh):
+        label = probs.argmax(1)
+        g = torch.Generator().manual_seed(self.seed)
+        return label, 0.9 + 0.1 * torch.rand(label.shape, generator=g), {}
+
+
+@pytest.mark.parametrize('method,key', [('DWL', 'unsup.loss_dwl'),
+                                        ('MeanTeacher', 'unsup.loss_cons')])
+def test_purified_confidences_alone_move_the_soft_weighting_losses(method, key, progress):
+    """DWL's bins and weights and Mean Teacher's mask read the purifier's
+    confidences: with the labels fixed, other confidences give another
+    unsupervised loss (and the same supervised one). DWL weighs a pixel by
+    its confidence's rank within its class, so the test draws the pseudo
+    classifier larger than at init, for a cross-entropy that varies over
+    the pixels (at init it is log C everywhere)."""
+    inputs, samples = _batch()
+    runs = []
+    for seed in (0, 1):
+        model = _model(method, FixedLabelPurifier(seed), conf_thresh=0.97)
+        if method == 'DWL':
+            with torch.no_grad():
+                pseudo = model.student.decode_head.conv_seg.pseudo.weight
+                pseudo.copy_(torch.randn(pseudo.shape, generator=torch.Generator().manual_seed(2)))
+        runs.append(model.loss(inputs, samples))
+    assert runs[0][key] > 0 and runs[1][key] > 0
+    assert not torch.isclose(runs[0][key], runs[1][key], rtol=1e-4, atol=0)
+    torch.testing.assert_close(runs[0]['sup.loss_ce'], runs[1]['sup.loss_ce'])
+
+
 @pytest.mark.parametrize('method', METHODS)
-def test_every_method_trains_without_a_purifier(method):
+def test_every_method_trains_without_a_purifier(method, progress):
     model = _model(method, conf_thresh=0.0)
     inputs, samples = _batch()
     losses = model.loss(inputs, samples)
@@ -433,6 +493,9 @@ NC_CONFIGS = {
                   'unimatch-v2_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
     'UniMatch': 'configs/unimatch/'
                 'unimatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
+    'DWL': 'configs/dwl/dwl_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
+    'MeanTeacher': 'configs/mean_teacher/'
+                   'mean-teacher_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
 }
 METHOD_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'unimatch*', '*.py')))
 
@@ -495,6 +558,36 @@ def test_method_configs_parse_and_name_their_method():
             'student' if method == 'UniMatch' else 'teacher')
 
 
+SOFT_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'dwl', '*.py')) +
+                      glob.glob(osp.join(ROOT, 'configs', 'mean_teacher', '*.py')))
+
+
+def test_soft_weighting_configs_parse_and_name_their_method():
+    """configs/dwl (NC Landsat 1/8, Potsdam and LoveDA 1 % with DeepLabV3+
+    R101 as DWL's paper) and configs/mean_teacher (NC Landsat 1/8, Potsdam
+    1 %), each with and without the purifier; DWL's merge hook."""
+    names = {osp.basename(p)[:-3] for p in SOFT_CONFIGS}
+    nc = 'deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128'
+    potsdam = 'deeplabv3plus-r101-d8_4xb8-10k_potsdam-1pct-518x518'
+    loveda = 'deeplabv3plus-r101-d8_4xb8-12k_loveda-1pct-518x518'
+    expected = {f'{m}{p}_{rest}' for p in ('', '-vlmpp')
+                for m, rests in (('dwl', (nc, potsdam, loveda)),
+                                 ('mean-teacher', (nc, potsdam))) for rest in rests}
+    assert names == expected
+    for path in SOFT_CONFIGS:
+        cfg = Config.fromfile(path)
+        name = osp.basename(path)
+        dwl = name.startswith('dwl')
+        assert cfg.model.semi_method.type == ('DWL' if dwl else 'MeanTeacher')
+        assert bool(cfg.model.get('purifier')) == ('-vlmpp_' in name)
+        hooks = [h['type'] for h in cfg.custom_hooks]
+        assert ('ClassifierMergeHook' in hooks) == dwl and 'EMATeacherHook' in hooks
+        assert cfg.model.semi_test_cfg.predict_on == ('student' if dwl else 'teacher')
+        assert cfg.default_hooks.checkpoint.save_best == \
+            ('student/mIoU' if dwl else 'teacher/mIoU')
+        assert cfg.model.semi_train_cfg.sup_weight == cfg.model.semi_train_cfg.unsup_weight == 1
+
+
 @pytest.mark.parametrize('method', sorted(NC_CONFIGS))
 def test_nc_config_trains_two_iterations(method, nc_data, tmp_path):
     """Each method's NC Landsat config, through the Runner: two iterations
@@ -520,12 +613,15 @@ def test_nc_config_trains_two_iterations(method, nc_data, tmp_path):
     scalars = runner.message_hub.log_scalars
     assert np.isfinite(scalars['train/loss'].current())
     terms = [k for k in scalars if k.startswith('train/unsup.loss')]
-    assert len(terms) == {'FixMatch': 1, 'UniMatchV2': 2, 'UniMatch': 3}[method], terms
+    assert len(terms) == {'FixMatch': 1, 'UniMatchV2': 2, 'UniMatch': 3, 'DWL': 1,
+                          'MeanTeacher': 1}[method], terms
 
 
-@pytest.mark.parametrize('method', ['UniMatchV2', 'UniMatch'])
-def test_vlmpp_config_step_with_the_real_purifier(method, nc_data, tiny_clip_ckpt, tmp_path):
-    """The -vlmpp NC config of each two-view method, with the real purifier
+@pytest.mark.parametrize('method', ['UniMatchV2', 'UniMatch', 'DWL', 'MeanTeacher'])
+def test_vlmpp_config_step_with_the_real_purifier(method, nc_data, tiny_clip_ckpt, tmp_path,
+                                                  progress):
+    """The -vlmpp NC config of each method but FixMatch (the SemiEarth
+    configs' own tests cover it), with the real purifier
     (a tiny random CLIP, online evidence, the PoE rule that needs no
     calibration): one step on a real batch; the purifier's diagnostics are
     logged and the loss is finite."""

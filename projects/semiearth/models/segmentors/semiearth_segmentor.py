@@ -10,7 +10,7 @@ from mmseg.models.segmentors import BaseSegmentor, EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, SampleList
-from torch import Tensor
+from torch import Tensor, nn
 
 from ...utils import step_generator
 from ..utils import (SelfAdaptiveThreshold, cutmix, pseudo_label_stats, random_cutmix_boxes,
@@ -59,7 +59,9 @@ class SemiEarthSegmentor(BaseSegmentor):
 
     ``semi_method`` chooses the training step (a registered method:
     ``FixMatch`` with an EMA teacher as in UniMatch-V2, the default;
-    ``UniMatchV2``; ``UniMatch``; see ``semiearth.models.semi_methods``).
+    ``UniMatchV2``; ``UniMatch``; ``DWL``; ``MeanTeacher``; see
+    ``semiearth.models.semi_methods``). A method's stateful modules (DWL's
+    memories) live in ``method_modules`` (see ``BaseSemiMethod.setup``).
     This class holds what every method shares, written once: the models,
     the teacher's / online model's probabilities, the valid mask, the
     threshold, the purifier call (:meth:`pseudo_labels`), CutMix of a strong
@@ -165,6 +167,11 @@ class SemiEarthSegmentor(BaseSegmentor):
             self.student.decode_head.num_classes, **adaptive) if adaptive else None
         self.ignore_index = self.student.decode_head.ignore_index
         self.align_corners = self.student.decode_head.align_corners
+        # the method's own stateful modules (DWL's memories), checkpointed
+        # with the model; a method that adds layers adds them to the teacher
+        # too, which must stay gradient-free
+        self.method_modules = nn.ModuleDict(self.semi_method.setup(self))
+        self.teacher.requires_grad_(False)
 
     # ------------------------------------------------------------------ train
     def loss(self, inputs: Dict[str, Tensor],
@@ -200,14 +207,17 @@ class SemiEarthSegmentor(BaseSegmentor):
         return PseudoLabels(purified, purified_conf, valid, (label, conf), log)
 
     def mix(self, x_strong: Tensor, targets: PseudoLabels, purpose: str = 'cutmix',
-            pasted: Optional[PseudoLabels] = None) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+            pasted: Optional[PseudoLabels] = None,
+            also: Sequence[Tensor] = ()) -> Tuple[Tensor, ...]:
         """CutMix of a strong view and its targets with one box per sample
         (drawn from ``step_generator(purpose)``: a function of seed, rank,
         iteration and purpose, so each strong view has its own boxes).
         Inside image i's box the image and its label, confidence and valid
         mask all come from its partner (the batch rolled by one); from
         ``pasted`` (the partner's targets of another pass) when given.
-        Returns ``(x_mixed, label, conf, valid)``."""
+        Tensors in ``also`` (Mean Teacher: the teacher's probabilities) are
+        mixed with the same boxes. Returns ``(x_mixed, label, conf, valid,
+        *also_mixed)``."""
         cfg = self.semi_train_cfg
         b, _, h, w = x_strong.shape
         boxes = random_cutmix_boxes(b, h, w, cfg['cutmix_prob'], cfg['cutmix_area'],
@@ -215,8 +225,9 @@ class SemiEarthSegmentor(BaseSegmentor):
                                     device=x_strong.device)
         partner = torch.roll(torch.arange(b, device=x_strong.device), 1)
         src = pasted or targets
-        return cutmix(boxes, partner, (x_strong, targets.label, targets.conf, targets.valid),
-                      (x_strong, src.label, src.conf, src.valid))
+        return cutmix(boxes, partner,
+                      (x_strong, targets.label, targets.conf, targets.valid, *also),
+                      (x_strong, src.label, src.conf, src.valid, *also))
 
     def sup_loss(self, feats, logits_sup: Tensor, samples: SampleList) -> Dict[str, Tensor]:
         """The supervised loss as the wrapped segmentor computes it (decode

@@ -1,7 +1,7 @@
 """What a semi-supervised method is to :class:`SemiEarthSegmentor`."""
 from typing import Dict, Tuple
 
-from torch import Tensor
+from torch import Tensor, nn
 
 
 class BaseSemiMethod:
@@ -27,6 +27,16 @@ class BaseSemiMethod:
         branches: the batch branches the step needs.
     """
     branches: Tuple[str, ...] = ('sup', 'unsup_weak', 'unsup_strong')
+
+    def setup(self, seg) -> Dict[str, nn.Module]:
+        """Called once by the segmentor, after it has built the student, the
+        teacher and its ``semi_train_cfg``, before ``init_weights``. A method
+        may change the student's and teacher's modules in place (the same
+        way for both: the EMA pairs their parameters in order) and returns
+        the modules with state of its own; the segmentor registers them as
+        ``seg.method_modules[name]``, so they move with the model, are
+        checkpointed and resumed. Default: none."""
+        return {}
 
     def loss(self, seg, inputs: Dict[str, Tensor], data_samples: dict) -> Dict[str, Tensor]:
         raise NotImplementedError
