@@ -449,3 +449,45 @@ def test_export_errors_name_the_file_and_the_fix(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'export_segmentor: error:' in err and 'plain.pth' in err
     assert not osp.exists(tmp_path / 'cli')
+
+
+def test_dwl_export_is_plain_mmseg_without_the_pseudo_classifier(tmp_path):
+    """A DWL model (pseudo-label classifier beside conv_seg in student and
+    teacher, class memories in method_modules) exports as plain mmseg: the
+    pseudo classifier's weights are dropped (and logged), mmseg's init_model
+    loads the exported pair strictly, and it predicts what the DWL model's
+    student (the model DWL keeps) predicts with its main classifier."""
+    data = tmp_path / 'data'
+    _write_rs_tiles(data, bands=3)
+    dataset = dict(type='RSSegDataset', data_root=str(data), ann_file='splits/test.txt',
+                   data_prefix=dict(img_path='img_dir', seg_map_path='ann_dir'),
+                   img_suffix='.tif', seg_map_suffix='.png',
+                   metainfo=dict(classes=('a', 'b', 'c', 'd')),
+                   pipeline=[dict(type='LoadRSImageFromFile'), dict(type='LoadAnnotations'),
+                             dict(type='PackSegInputs')])
+    seg = dict(type='EncoderDecoder',
+               backbone=dict(type='MobileNetV2', widen_factor=0.25,
+                             strides=(1, 2, 2, 1, 1, 1, 1), out_indices=(1, 6), norm_cfg=BN),
+               decode_head=dict(type='DepthwiseSeparableASPPHead', in_channels=80,
+                                in_index=1, channels=16, dilations=(1, 2), c1_in_channels=8,
+                                c1_channels=8, num_classes=4, norm_cfg=BN,
+                                align_corners=False),
+               test_cfg=dict(mode='whole'))
+    cfg = _semi_cfg(seg, [100.0] * 3, [50.0] * 3, dataset)
+    cfg.model.semi_method = dict(type='DWL')
+    cfg.model.semi_test_cfg = dict(predict_on='student')
+    ckpt = str(tmp_path / 'dwl.pth')
+    semi = _trained(cfg, ckpt, dict(dataset_meta=dict(classes=('a', 'b', 'c', 'd'))))
+    saved = torch.load(ckpt, weights_only=False)['state_dict']
+    assert 'student.decode_head.conv_seg.pseudo.weight' in saved
+    assert 'method_modules.weighting.memory_values' in saved
+    result = export_segmentor(cfg, ckpt, str(tmp_path / 'out'))
+    assert result.model == 'student'
+    exported = torch.load(result.checkpoint, weights_only=False)['state_dict']
+    assert not [k for k in exported if 'pseudo' in k or 'method_modules' in k]
+    assert 'decode_head.conv_seg.weight' in exported
+    plain = init_model(result.config, result.checkpoint, device='cpu')
+    assert type(plain.decode_head.conv_seg) is torch.nn.Conv2d
+    img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    got, want = inference_model(plain, img), inference_model(semi, img)
+    assert torch.allclose(got.seg_logits.data, want.seg_logits.data, atol=1e-5)

@@ -8,6 +8,7 @@ build the same model from the same weights, with the normalisation the
 SemiEarth model used.
 """
 import copy
+import logging
 import os.path as osp
 import re
 from collections import OrderedDict
@@ -15,10 +16,13 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint
 from mmseg.models import EncoderDecoder
 from mmseg.registry import DATASETS, MODELS
+
+from ..models.heads import drop_pseudo_classifier_keys
 
 SEMI_PREFIXES = ('teacher', 'student')
 SINGLE = 'single'  # ``which`` of a checkpoint that holds one model
@@ -141,7 +145,9 @@ def split_state_dict(state: Dict[str, torch.Tensor], path: str,
                      which: Optional[str]) -> Tuple['OrderedDict[str, torch.Tensor]', str]:
     """The weights of one model of a checkpoint, prefix removed, and which
     one: ``which`` of a teacher-student checkpoint (``teacher.*`` /
-    ``student.*``), or all of a single-model one (``which`` must be None)."""
+    ``student.*``, without DWL's pseudo-label classifier ``...conv_seg.
+    pseudo.*``: dropped and logged), or all of a single-model one (``which``
+    must be None)."""
     present = [m for m in SEMI_PREFIXES if any(k.startswith(m + '.') for k in state)]
     if not present:
         if which is not None:
@@ -155,8 +161,16 @@ def split_state_dict(state: Dict[str, torch.Tensor], path: str,
             f"'{path}' holds no {which} weights ('{which}.*'); it has: "
             f"{', '.join(present)}. Fix: --model {present[0]}.")
     n = len(which) + 1
-    return OrderedDict((k[n:], v.detach().cpu().clone())
-                       for k, v in state.items() if k.startswith(which + '.')), which
+    selected = OrderedDict((k[n:], v.detach().cpu().clone())
+                           for k, v in state.items() if k.startswith(which + '.'))
+    # DWL's pseudo-label classifier (merged into the main one during
+    # training) is not part of the plain mmseg model
+    selected, dropped = drop_pseudo_classifier_keys(selected)
+    if dropped:
+        print_log(f"'{path}': {which} weights without the pseudo-label classifier "
+                  f'(DWL; merged into conv_seg during training): dropped {dropped}',
+                  logger='current', level=logging.INFO)
+    return selected, which
 
 
 def build_segmentor(model_cfg: dict, state: Dict[str, torch.Tensor], checkpoint: str,
