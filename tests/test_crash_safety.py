@@ -210,3 +210,60 @@ def test_kill_minus_9_then_resume_is_bit_exact(tmp_path, nc_data, mbv2_ms6):
         assert got.keys() == reference.keys()
         differ = [k for k in reference if not torch.equal(got[k], reference[k])]
         assert not differ, f'{name}: {len(differ)} tensors differ, e.g. {differ[:3]}'
+
+
+# ---------------------------------------------- DWL's memories are state
+def _dwl_runner(work_dir, nc_data, resume_from=None):
+    """DWL's NC Landsat config, shrunk: 6 iterations of 2 + 2 tiles, a
+    checkpoint every 3, memories of 3 batches with a 1-iteration warm-up (so
+    they roll over and weigh the loss), the classifier merge every 2."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs/dwl/dwl_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py'))
+    object.__setattr__(cfg, '_format_python_code', False)
+    for part in ('labeled', 'unlabeled'):
+        cfg.train_dataloader.dataset[part].data_root = nc_data
+    cfg.work_dir = str(work_dir)
+    cfg.model.segmentor.backbone.init_cfg = None
+    cfg.model.semi_method.weighting.update(memory_batches=3, warmup_iters=1)
+    cfg.train_dataloader.batch_size = 4
+    cfg.train_dataloader.sampler.update(batch_size=4, num_labeled=2)
+    cfg.train_cfg.update(max_iters=6, val_interval=1000)
+    cfg.param_scheduler.end = 6
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.default_hooks.checkpoint.update(interval=3, save_best=None, max_keep_ckpts=-1)
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'ConfigCheckHook']
+    for hook in cfg.custom_hooks:
+        if hook['type'] == 'ClassifierMergeHook':
+            hook['interval'] = 2
+    if resume_from:
+        cfg.resume, cfg.load_from = True, resume_from
+    return Runner.from_cfg(cfg)
+
+
+def test_dwl_memories_and_merged_classifiers_resume_bit_exactly(tmp_path, nc_data):
+    """DWL trained 6 iterations straight, and resumed in a fresh Runner from
+    its iteration-3 checkpoint: the same final state bit for bit, DWL's class
+    memories (a buffer whose length changes every step) and both models'
+    main and pseudo-label classifiers included. (The kill -9 test above
+    covers the process side with FixMatch; a DWL copy of it would add
+    minutes.)"""
+    full = _dwl_runner(tmp_path / 'full', nc_data)
+    full.train()
+    reference = torch.load(tmp_path / 'full' / 'iter_6.pth', map_location='cpu',
+                           weights_only=False)['state_dict']
+    counts = reference['method_modules.weighting.memory_counts']
+    assert (counts > 0).sum(dim=1).max() == 3  # a class's memory rolled over
+    assert reference['method_modules.weighting.memory_values'].numel() == counts.sum()
+    assert 'teacher.decode_head.conv_seg.pseudo.weight' in reference
+
+    resumed = _dwl_runner(tmp_path / 'resumed', nc_data,
+                          resume_from=str(tmp_path / 'full' / 'iter_3.pth'))
+    resumed.train()
+    got = torch.load(tmp_path / 'resumed' / 'iter_6.pth', map_location='cpu',
+                     weights_only=False)['state_dict']
+    assert got.keys() == reference.keys()
+    differ = [k for k in reference if not torch.equal(got[k], reference[k])]
+    assert not differ, f'{len(differ)} tensors differ, e.g. {differ[:3]}'
