@@ -5,6 +5,7 @@ import json
 import os.path as osp
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, SUP_CONFIG, data_options, run_tool
@@ -113,18 +114,94 @@ def test_quickstart_method_table():
         Method('a', sup, iterations='300')
 
 
-def test_quickstart_default_methods_and_their_configs():
-    """The quick start's default table: today's four methods in order, each
-    config's facts (semi-supervised, VLM, schedule) read from the file."""
+def _quickstart_cli():
     import importlib.util
     spec = importlib.util.spec_from_file_location('quickstart_cli',
                                                   osp.join(ROOT, 'tools', 'quickstart.py'))
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
-    from semiearth.apis.quickstart import baseline_of, config_facts
-    assert list(cli.METHODS) == ['supervised', 'supervised_continued', 'fixmatch', 'semiearth']
-    assert cli.parse_args([]).methods == list(cli.METHODS)
+    return cli
+
+
+def test_quickstart_default_methods_and_their_configs():
+    """The quick start's table: today's four methods are the default set, in
+    order; UniMatch V2 and UniMatch (plain and purified) are rows outside it
+    that --methods runs (any subset, or all); each config's facts
+    (semi-supervised, VLM, schedule, best-checkpoint metric, model tested)
+    read from the file."""
+    cli = _quickstart_cli()
+    from semiearth.apis.quickstart import baseline_of, config_facts, with_starts
+    default = ['supervised', 'supervised_continued', 'fixmatch', 'semiearth']
+    assert list(cli.DEFAULT_METHODS) == default
+    assert list(cli.METHODS) == default + ['unimatch_v2', 'unimatch_v2-vlmpp', 'unimatch',
+                                           'unimatch-vlmpp']
+    assert cli.parse_args([]).methods == default
+    assert cli.parse_args(['--methods', 'all']).methods == list(cli.METHODS)
+    subset = cli.parse_args(['--methods', 'unimatch', 'unimatch_v2']).methods
+    assert with_starts(cli.METHODS, subset) == [('unimatch', 'supervised')]
+    assert subset == ['supervised', 'unimatch_v2', 'unimatch']
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--methods', 'unimatch_v3'])
     facts = {m: config_facts(osp.join(ROOT, r.config)) for m, r in cli.METHODS.items()}
-    assert [(f.semi, f.vlm, f.max_iters) for f in facts.values()] == [
-        (False, False, 300), (False, False, 300), (True, False, 300), (True, True, 300)]
-    assert baseline_of(cli.METHODS, 'semiearth') == 'supervised_continued'
+    assert {m: (f.semi, f.vlm, f.max_iters) for m, f in facts.items()} == {
+        'supervised': (False, False, 300), 'supervised_continued': (False, False, 300),
+        'fixmatch': (True, False, 300), 'semiearth': (True, True, 300),
+        'unimatch_v2': (True, False, 300), 'unimatch_v2-vlmpp': (True, True, 300),
+        'unimatch': (True, False, 300), 'unimatch-vlmpp': (True, True, 300)}
+    assert {m: (f.save_best, f.predict_on) for m, f in facts.items()} == {
+        'supervised': ('mIoU', None), 'supervised_continued': ('mIoU', None),
+        'fixmatch': ('teacher/mIoU', 'teacher'), 'semiearth': ('teacher/mIoU', 'teacher'),
+        'unimatch_v2': ('teacher/mIoU', 'teacher'),
+        'unimatch_v2-vlmpp': ('teacher/mIoU', 'teacher'),
+        'unimatch': ('student/mIoU', 'student'), 'unimatch-vlmpp': ('student/mIoU', 'student')}
+    assert facts['unimatch'].best_checkpoint_glob == 'best_student_mIoU_iter_*.pth'
+    assert all(baseline_of(cli.METHODS, m) == 'supervised_continued'
+               for m in list(cli.METHODS)[2:])
+
+
+def test_quickstart_records_read_each_methods_keys(tmp_path):
+    """results.json's record of a method from fake logs: the best val value
+    of the config's save_best (UniMatch: the student's), test mIoU per seed,
+    mask ratio and pseudo-label accuracy per seed and the method's own loss
+    terms (UniMatch's s1 / s2 / fp), paired with the continued supervised
+    run seed by seed."""
+    cli = _quickstart_cli()
+    from semiearth.apis.quickstart import QuickstartSettings, paired_differences, summarise
+    from semiearth.apis.quickstart.training_logs import best_val, read_curves
+    per_seed = []
+    for seed in (0, 1):
+        wd = tmp_path / f'seed{seed}'
+        (wd / '20260101_000000' / 'vis_data').mkdir(parents=True)
+        lines = [dict(iter=i, **{'pseudo.mask_ratio': 0.1 * i + seed, 'pseudo.acc': 0.9,
+                                 'unsup.loss_ce_s1': 1.0, 'unsup.loss_ce_s2': 2.0,
+                                 'unsup.loss_ce_fp': 3.0 + seed, 'loss': 9.0})
+                 for i in range(1, 11)]
+        lines += [{'teacher/mIoU': 80.0, 'student/mIoU': 50.0 + seed, 'step': 5},
+                  {'teacher/mIoU': 10.0, 'student/mIoU': 60.0 + seed, 'step': 10}]
+        (wd / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
+            ''.join(json.dumps(x) + '\n' for x in lines))
+        curves = read_curves(str(wd))
+        assert set(curves) == {'pseudo.mask_ratio', 'pseudo.acc', 'unsup.loss_ce_s1',
+                               'unsup.loss_ce_s2', 'unsup.loss_ce_fp'}
+        assert best_val(str(wd), 'student/mIoU') == 60.0 + seed
+        assert best_val(str(wd), 'teacher/mIoU') == 80.0
+        per_seed.append({'mIoU': 40.0 + seed, 'IoU.water': 50.0, 'checkpoint': 'c.pth',
+                         'seconds': 1.0, 'curves': curves,
+                         'val_miou': best_val(str(wd), 'student/mIoU')})
+    s = QuickstartSettings(root=ROOT, work_dir=str(tmp_path), seeds=[0, 1])
+    rec = summarise(cli.METHODS['unimatch'], per_seed, s)
+    assert rec['miou_per_seed'] == pytest.approx([0.40, 0.41])
+    assert rec['val_miou_per_seed'] == pytest.approx([0.60, 0.61])
+    assert (rec['best_by'], rec['model_tested']) == ('student/mIoU', 'student')
+    mask = rec['pseudo_labels']['pseudo.mask_ratio']
+    assert np.allclose(mask['per_seed'], [[0.55, 0.8], [1.55, 1.8]])
+    assert mask['mean'] == pytest.approx(1.05)
+    assert rec['pseudo_labels']['pseudo.acc']['end'] == pytest.approx(0.9)
+    assert set(rec['unsup_losses']) == {'unsup.loss_ce_s1', 'unsup.loss_ce_s2',
+                                        'unsup.loss_ce_fp'}
+    assert rec['unsup_losses']['unsup.loss_ce_fp']['per_seed'] == [[3.0, 3.0], [4.0, 4.0]]
+    base = dict(rec, method='supervised_continued', miou_per_seed=[0.30, 0.36])
+    records = [base, rec]
+    paired_differences(records, cli.METHODS)
+    assert rec['paired_diff']['vs'] == 'supervised_continued'
+    assert rec['paired_diff']['per_seed'] == pytest.approx([0.10, 0.05])

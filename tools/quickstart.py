@@ -8,13 +8,17 @@ checkpoint by val mIoU) and tested on the test split with ``tools/test.py``:
 2. From that run's best checkpoint, same seed, ``--continue-iters`` more
    iterations each: ``supervised_continued`` (the fair baseline: same start,
    same iterations, same learning-rate schedule), ``fixmatch`` and
-   ``semiearth``. Started from a confident model, the EMA teacher's
+   ``semiearth`` (the default set, about 20 minutes on 2 cores); with
+   ``--methods`` also ``unimatch_v2``, ``unimatch`` and their purified
+   ``-vlmpp`` rows (or ``all``). Started from a confident model, the EMA teacher's
    pseudo-labels pass the 0.95 threshold from the first steps (from ImageNet
    weights and 300 iterations none ever did).
 
-Writes ``work_dirs/quickstart/results.json`` (one record per method; the
-semi-supervised ones are compared with ``supervised_continued`` seed by
-seed), prints a results table, and saves ``predictions.png`` (image / ground
+Writes ``work_dirs/quickstart/results.json`` (one record per method: test
+mIoU per seed, the pseudo-label mask ratio and accuracy and the method's own
+unsupervised loss terms per seed, the semi-supervised ones compared with
+``supervised_continued`` seed by seed; each method's best checkpoint is the
+one its config's ``save_best`` names: the teacher's, UniMatch's student), prints a results table, and saves ``predictions.png`` (image / ground
 truth / each method's prediction on test tiles) and ``pseudo_labels.png``
 (share of unlabeled pixels passing the threshold and their accuracy over the
 iterations). Then it maps the whole scene with each method's median-seed
@@ -23,9 +27,11 @@ best checkpoint (the one ``predictions.png`` shows) through
 input: the converter's six uint8 bands of the full scene), ``scene_<method>.tif``
 (class maps) and ``scene_maps.png`` (RGB, ground truth, each map, legend).
 ``--scene-maps-only`` redoes just that step on an existing work dir.
-``--methods`` runs a subset (with the runs they start from). The methods are
-the rows of ``METHODS`` below (name, config, start, iterations): a new
-method is one more row. The job itself is :mod:`semiearth.apis.quickstart`.
+``--methods`` runs any subset (with the runs they start from). The methods
+are the rows of ``METHODS`` below (name, config, start, iterations, in the
+default set or not): a new method is one more row. A purified method
+(``semiearth``, ``*-vlmpp``) without loadable VLM weights is recorded 'not
+run'. The job itself is :mod:`semiearth.apis.quickstart`.
 Called by ``tools/quickstart.sh``, which prepares the environment, the data
 and the pretrained weights first.
 """
@@ -36,13 +42,16 @@ import os.path as osp
 import sys
 
 from semiearth.apis.quickstart import (CONTINUE, DEFAULT_DATA_ROOT, Method, QuickstartError,
-                                       QuickstartSettings, method_table, run_quickstart)
+                                       QuickstartSettings, default_methods, method_table,
+                                       run_quickstart)
 from semiearth.apis.quickstart import save_scene_maps as _save_scene_maps
 from semiearth.apis.quickstart import write_scene_input as _write_scene_input
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SUPERVISED = ('configs/supervised/'
               'supervised_deeplabv3plus-mbv2_1xb8-300i_nclandsat-1of8-128x128.py')
+# the NC Landsat 1/8 quick-start model's config name, after the method's
+NC = '_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py'
 # One row per method: name, config, the method whose best checkpoint (same
 # seed) it starts from (None: ImageNet), and its iterations (the config's
 # schedule or --max-iters; CONTINUE: --continue-iters). A method started from
@@ -50,19 +59,29 @@ SUPERVISED = ('configs/supervised/'
 METHODS = method_table([
     Method('supervised', SUPERVISED),
     Method('supervised_continued', SUPERVISED, start='supervised', iterations=CONTINUE),
-    Method('fixmatch', 'configs/fixmatch/'
-           'fixmatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
-           start='supervised', iterations=CONTINUE),
-    Method('semiearth', 'configs/semiearth/'
-           'semiearth_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py',
-           start='supervised', iterations=CONTINUE),
+    Method('fixmatch', f'configs/fixmatch/fixmatch{NC}', start='supervised',
+           iterations=CONTINUE),
+    Method('semiearth', f'configs/semiearth/semiearth{NC}', start='supervised',
+           iterations=CONTINUE),
+    # not in the default set (which must finish in 20 minutes on 2 cores)
+    Method('unimatch_v2', f'configs/unimatch_v2/unimatch-v2{NC}', start='supervised',
+           iterations=CONTINUE, default=False),
+    Method('unimatch_v2-vlmpp', f'configs/unimatch_v2/unimatch-v2-vlmpp{NC}',
+           start='supervised', iterations=CONTINUE, default=False),
+    Method('unimatch', f'configs/unimatch/unimatch{NC}', start='supervised',
+           iterations=CONTINUE, default=False),
+    Method('unimatch-vlmpp', f'configs/unimatch/unimatch-vlmpp{NC}', start='supervised',
+           iterations=CONTINUE, default=False),
 ])
+DEFAULT_METHODS = default_methods(METHODS)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS),
-                   help='run these (and the runs they start from); default: all')
+    p.add_argument('--methods', nargs='+', default=list(DEFAULT_METHODS),
+                   choices=list(METHODS) + ['all'],
+                   help='run these (and the runs they start from); all: every row; '
+                   f"default: {' '.join(DEFAULT_METHODS)}")
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     p.add_argument('--continue-iters', type=int, default=150,
                    help='iterations of the runs started from the supervised checkpoint')
@@ -81,7 +100,7 @@ def parse_args(argv=None):
     p.add_argument('--num-vis', type=int, default=6,
                    help='test tiles in predictions.png')
     p.add_argument('--vlm-checkpoint', default=os.environ.get('SEMIEARTH_VLM_CKPT'),
-                   help='local VLM weights for the semiearth row (default: '
+                   help='local VLM weights for the purified rows (default: '
                    '$SEMIEARTH_VLM_CKPT; else open_clip downloads them where online)')
     p.add_argument('--scene-maps-only', action='store_true',
                    help="train nothing: map the whole scene with the checkpoints listed in "
@@ -92,6 +111,8 @@ def parse_args(argv=None):
                    help='only write the full scene as the NC Landsat models take it (six '
                    'uint8 bands, nodata 0, georeferenced) to OUT.tif, and exit')
     args = p.parse_args(argv)
+    if 'all' in args.methods:
+        args.methods = list(METHODS)
     suffix = f'_split{args.split_seed}' if args.split_seed else ''
     args.work_dir = args.work_dir or f'work_dirs/quickstart{suffix}'
     args.data_root = args.data_root or f'data/nc_landsat{suffix}'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from a fresh clone: set up .venv, convert the embedded NC
 # Landsat scene, convert the ImageNet MobileNetV2 weights, then train and test
-# every method over 3 seeds (tools/quickstart.py; arguments are passed on).
+# the default methods over 3 seeds (tools/quickstart.py; arguments are passed
+# on: --methods unimatch_v2 unimatch ... or --methods all for the other rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)

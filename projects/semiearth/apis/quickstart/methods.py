@@ -23,11 +23,13 @@ class Method:
             (ImageNet weights); else the name of the method whose best
             checkpoint of the same seed this one starts from.
         iterations: :data:`SCHEDULE` or :data:`CONTINUE`.
+        default: in the default set (what runs without ``--methods``).
     """
     name: str
     config: str
     start: Optional[str] = None
     iterations: str = SCHEDULE
+    default: bool = True
 
     def __post_init__(self) -> None:
         if self.iterations not in ITERATIONS:
@@ -49,6 +51,11 @@ def method_table(rows: Sequence[Method]) -> MethodTable:
                              'an earlier row of the table')
         table[row.name] = row
     return table
+
+
+def default_methods(table: MethodTable) -> List[str]:
+    """The rows run without ``--methods``, in table order."""
+    return [name for name, row in table.items() if row.default]
 
 
 def with_starts(table: MethodTable, methods: List[str]) -> List[Tuple[str, str]]:
@@ -90,6 +97,14 @@ class ConfigFacts:
     semi: bool  # labeled + unlabeled datasets (SemiDataset)
     vlm: bool  # a VLM purifier (its evidence is precomputed first)
     max_iters: int  # the config's schedule
+    save_best: str = 'mIoU'  # the val metric the best checkpoint is kept by
+    predict_on: Optional[str] = None  # teacher-student: the model tested and mapped
+
+    @property
+    def best_checkpoint_glob(self) -> str:
+        """The file name pattern of the best checkpoint (mmengine's
+        CheckpointHook: ``best_<metric, '/' as '_'>_iter_<n>.pth``)."""
+        return f"best_{self.save_best.replace('/', '_')}_iter_*.pth"
 
 
 @lru_cache(maxsize=None)
@@ -98,6 +113,15 @@ def config_facts(path: str) -> ConfigFacts:
     from mmengine.config import Config
     cfg = Config.fromfile(path)
     dataset = cfg.train_dataloader.dataset
+    save_best = (cfg.get('default_hooks') or {}).get('checkpoint', {}).get('save_best')
+    if not isinstance(save_best, str):
+        raise ValueError(f"'{path}': default_hooks.checkpoint.save_best is {save_best!r}; the "
+                         'quick start tests the best-on-val checkpoint. Fix: set one metric '
+                         "(e.g. 'mIoU', 'teacher/mIoU').")
+    predict_on = None
+    if cfg.model.get('type') == 'SemiEarthSegmentor':
+        predict_on = (cfg.model.get('semi_test_cfg') or {}).get('predict_on', 'teacher')
     return ConfigFacts(semi='unlabeled' in dataset,
                        vlm=bool((cfg.model.get('purifier') or {}).get('vlm')),
-                       max_iters=int(cfg.train_cfg.max_iters))
+                       max_iters=int(cfg.train_cfg.max_iters), save_best=save_best,
+                       predict_on=predict_on)

@@ -5,22 +5,37 @@ from typing import Dict, List
 
 import numpy as np
 
-from .methods import Method, MethodTable, baseline_of
+from .methods import Method, MethodTable, baseline_of, config_facts
 from .runs import iterations
 from .settings import QuickstartSettings
-from .training_logs import PSEUDO_KEYS, VLM_KEYS
+from .training_logs import LOSS_PREFIX, PSEUDO_KEYS, VLM_KEYS
+
+
+def curve_summary(per_seed: List[dict], keys) -> Dict[str, dict]:
+    """Each logged curve of ``keys``: its mean over the whole run and over
+    its last five values, per seed (``per_seed``: ``[mean, end]`` each) and
+    averaged over the seeds."""
+    summary = {}
+    for k in keys:
+        runs = [[v for _, v in m['curves'][k]] for m in per_seed if k in m['curves']]
+        if runs:
+            seeds = [[float(np.mean(r)), float(np.mean(r[-5:]))] for r in runs]
+            summary[k] = dict(mean=float(np.mean([s[0] for s in seeds])),
+                              end=float(np.mean([s[1] for s in seeds])), per_seed=seeds)
+    return summary
 
 
 def pseudo_label_summary(per_seed: List[dict]) -> Dict[str, dict]:
-    """Each logged pseudo-label curve's mean over the whole run and over its
-    last five values, each then averaged over the seeds."""
-    pseudo = {}
-    for k in PSEUDO_KEYS + VLM_KEYS:
-        runs = [[v for _, v in m['curves'][k]] for m in per_seed if k in m['curves']]
-        if runs:
-            pseudo[k] = dict(mean=float(np.mean([np.mean(r) for r in runs])),
-                             end=float(np.mean([np.mean(r[-5:]) for r in runs])))
-    return pseudo
+    """The pseudo-label curves (mask ratio, accuracy, VLM changes): see
+    :func:`curve_summary`."""
+    return curve_summary(per_seed, PSEUDO_KEYS + VLM_KEYS)
+
+
+def loss_summary(per_seed: List[dict]) -> Dict[str, dict]:
+    """The method's own unsupervised loss terms (whatever keys it logs
+    under :data:`LOSS_PREFIX`): see :func:`curve_summary`."""
+    keys = sorted({k for m in per_seed for k in m['curves'] if k.startswith(LOSS_PREFIX)})
+    return curve_summary(per_seed, keys)
 
 
 def summarise(method: Method, per_seed: List[dict], s: QuickstartSettings) -> dict:
@@ -31,6 +46,7 @@ def summarise(method: Method, per_seed: List[dict], s: QuickstartSettings) -> di
     per_class = {c: float(np.nanmean([m[f'IoU.{c}'] for m in per_seed]) / 100)
                  for c in classes}
     init = 'ImageNet' if method.start is None else f'{method.start} best checkpoint, same seed'
+    facts = config_facts(s.config_path(method.config))
     return dict(method=method.name, config=method.config, labeled_ratio='1/8',
                 dataset='nc_landsat', split_seed=s.split_seed, split='test', init=init,
                 iterations=iterations(method, s),
@@ -38,7 +54,10 @@ def summarise(method: Method, per_seed: List[dict], s: QuickstartSettings) -> di
                 miou_std=float(miou.std(ddof=1)) if len(miou) > 1 else 0.0,
                 miou_per_seed=miou.tolist(),
                 val_miou_per_seed=[m['val_miou'] and m['val_miou'] / 100 for m in per_seed],
-                per_class_iou=per_class, pseudo_labels=pseudo_label_summary(per_seed),
+                per_class_iou=per_class, best_by=facts.save_best,
+                model_tested=facts.predict_on or 'single',
+                pseudo_labels=pseudo_label_summary(per_seed),
+                unsup_losses=loss_summary(per_seed),
                 checkpoints=[m['checkpoint'] for m in per_seed],
                 seconds_per_seed=[m['seconds'] for m in per_seed])
 
@@ -88,7 +107,9 @@ def print_table(records: List[dict]) -> None:
             print(f"{r['method']} - {d['vs']}, paired by seed: {100 * d['mean']:+.2f} +- "
                   f"{100 * d['std']:.2f} mIoU ("
                   + ' / '.join(f'{100 * v:+.2f}' for v in d['per_seed']) + ')')
-        p = r.get('pseudo_labels')
-        if p:
-            print(f"{r['method']} pseudo-labels (mean over training / at the end): "
-                  + ', '.join(f"{k} {v['mean']:.3f} / {v['end']:.3f}" for k, v in p.items()))
+        for what, key in (('pseudo-labels', 'pseudo_labels'), ('losses', 'unsup_losses')):
+            p = r.get(key)
+            if p:
+                print(f"{r['method']} {what} (mean over training / at the end): "
+                      + ', '.join(f"{k} {v['mean']:.3f} / {v['end']:.3f}"
+                                  for k, v in p.items()))

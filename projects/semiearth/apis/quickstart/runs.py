@@ -118,7 +118,8 @@ def train_and_test(method: Method, seed: int, s: QuickstartSettings,
     """Train ``method`` with ``seed`` (from ``load_from`` when given) in
     ``<work_dir>/<method>/seed<seed>``, then test its best-on-val checkpoint.
     Returns the test metrics with ``checkpoint``, ``seconds``, ``curves``
-    (:func:`read_curves`) and ``val_miou`` (:func:`best_val`)."""
+    (:func:`read_curves`) and ``val_miou`` (:func:`best_val` of the
+    config's ``save_best``: the teacher's, or the student's for UniMatch)."""
     wd = osp.join(s.work_dir, method.name, f'seed{seed}')
     shutil.rmtree(wd, ignore_errors=True)  # a stale best checkpoint must not be picked up
     os.makedirs(wd, exist_ok=True)
@@ -130,9 +131,11 @@ def train_and_test(method: Method, seed: int, s: QuickstartSettings,
     t0 = time.time()
     run_logged([py, 'tools/train.py', method.config, '--work-dir', wd, '--cfg-options', *opts],
                osp.join(wd, 'train.log'), s.root)
-    best = sorted(glob.glob(osp.join(wd, 'best_*mIoU_iter_*.pth')))
+    facts = config_facts(s.config_path(method.config))
+    best = sorted(glob.glob(osp.join(wd, facts.best_checkpoint_glob)))
     if not best:
-        raise QuickstartError(f'no best checkpoint in {wd}: did validation run?')
+        raise QuickstartError(f'no best checkpoint ({facts.best_checkpoint_glob}, the '
+                              f"config's save_best) in {wd}: did validation run?")
     test_wd = osp.join(wd, 'test')
     test_opts = method_options(method, s)
     run_logged([py, 'tools/test.py', method.config, best[-1], '--work-dir', test_wd,
@@ -144,5 +147,5 @@ def train_and_test(method: Method, seed: int, s: QuickstartSettings,
     metrics['checkpoint'] = best[-1]
     metrics['seconds'] = round(time.time() - t0, 1)
     metrics['curves'] = read_curves(wd)
-    metrics['val_miou'] = best_val(wd)
+    metrics['val_miou'] = best_val(wd, facts.save_best)
     return metrics
