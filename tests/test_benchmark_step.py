@@ -105,6 +105,49 @@ def test_semiearth_fake_data_cached(cached, capsys):
     assert summary['target_cached_le'] == 1.10 and summary['crop'] == [128, 128]
 
 
+def test_all_methods_against_fixmatch_with_and_without_the_purifier(cached, capsys):
+    """--all-methods: every registered method's step on the config's model
+    against FixMatch's, each also with cached evidence; fake batches carry
+    the second strong view UniMatch / UniMatch V2 read; the summary has each
+    method over FixMatch, the purifier's overhead per method and UniMatch
+    V2's structural bound."""
+    summary = _run([cached['config'], *QUICK, '--fake-data', '--batch-size', '4',
+                    '--all-methods'], capsys)
+    methods = lib.method_variants(False)
+    assert methods[:3] == ['fixmatch', 'unimatch_v2', 'unimatch']
+    cached_names = ['semiearth_cached'] + [f'{m}_cached' for m in methods[1:]]
+    steps = _check_times(summary, methods + cached_names)
+    assert summary['methods_vs_fixmatch'] == {
+        m: round(steps[m] / steps['fixmatch'], 3) for m in methods[1:]}
+    assert summary['purifier_overhead'] == {
+        m: round(steps[c] / steps[m], 3) for m, c in zip(methods, cached_names)}
+    assert summary['target_purifier_overhead_le'] == 1.05
+    assert summary['unimatch_v2_structure_bound'] == round(lib.structure_bound(2, 2), 3)
+    with pytest.raises(SystemExit):
+        bench.parse_args([cached['config'], '--all-methods', '--variants', 'fixmatch'])
+
+
+def test_method_variants_batches_and_bound():
+    """Variant names map to (method, evidence); the batch branches are the
+    union of the methods'; a fake batch packs every strong view; UniMatch
+    V2's bound is (u + 3 (n + 2u)) / (u + 3 (n + u))."""
+    assert lib.parse_variant('semiearth_cached') == ('fixmatch', 'cached')
+    assert lib.parse_variant('unimatch_v2_online') == ('unimatch_v2', 'online')
+    assert lib.parse_variant('unimatch') == ('unimatch', None)
+    with pytest.raises(ValueError, match="unknown benchmark variant 'unimatch_auto'"):
+        lib.parse_variant('unimatch_auto')
+    assert lib.branches_of(['fixmatch']) == ('sup', 'unsup_weak', 'unsup_strong')
+    assert lib.branches_of(['fixmatch', 'unimatch_cached']) == (
+        'sup', 'unsup_weak', 'unsup_strong', 'unsup_strong2')
+    batch = lib.fake_batch('semi', 3, 1, (8, 8), 3, 4, seed=0,
+                           branches=lib.branches_of(['unimatch_v2']))
+    assert set(batch['inputs']) == {'sup', 'unsup_weak', 'unsup_strong', 'unsup_strong2'}
+    assert [x is None for x in batch['inputs']['unsup_strong2']] == [True, False, False]
+    assert torch.equal(batch['inputs']['unsup_strong2'][1], batch['inputs']['unsup_strong'][1])
+    assert lib.structure_bound(8, 8) == pytest.approx(80 / 56)
+    assert lib.structure_bound(2, 0) == 1.0
+
+
 def test_semiearth_fake_data_auto(cached, capsys):
     """The write-through variant on fake data: every fake unlabeled image
     gets its map in the first pass (read from its name), the second reads."""
@@ -187,7 +230,8 @@ def test_errors(tmp_path, capsys):
                        'train_dataloader = dict(batch_size=2)\n')
     with pytest.raises(lib.BenchmarkError, match=r'no_crop\.py: --fake-data .*--crop H W'):
         bench.main([str(no_crop), '--fake-data'])
-    with pytest.raises(lib.BenchmarkError, match=r"variants \['fixmatch'\].*--variants"):
+    with pytest.raises(lib.BenchmarkError,
+                       match=r"variants \['fixmatch', 'unimatch_v2', .*not \['semiearth_online'\]"):
         bench.main([FIXMATCH_CONFIG, '--fake-data', '--variants', 'semiearth_online'])
     with pytest.raises(SystemExit):
         bench.main([SUP_CONFIG, '--amp', '--device', 'cpu'])

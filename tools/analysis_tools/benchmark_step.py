@@ -2,7 +2,7 @@
 the same batches, with their peak GPU memory.
 
     python tools/analysis_tools/benchmark_step.py CONFIG [--fake-data]
-        [--batch-size N] [--crop H W] [--amp] [--variants NAME ...]
+        [--batch-size N] [--crop H W] [--amp] [--variants NAME ... | --all-methods]
         [--iters 10] [--warmup 2] [--mem-steps 2] [--no-pretrained]
         [--vlm-checkpoint PATH | --random-vlm] [--device cuda:0]
         [--cfg-options KEY=VALUE ...]
@@ -19,14 +19,33 @@ Variants follow from CONFIG:
   calibration: it computes each unlabeled image's map when a step first
   meets it). With ``semiearth_auto`` every variant steps twice over the same
   batches: the first pass is what the first epoch costs, the second (whose
-  times are reported) the steady state.
+  times are reported) the steady state;
+- a config of another S4 method (UniMatch V2, UniMatch, ...): ``fixmatch``
+  and the method (``unimatch_v2``, ``unimatch``, ``mean_teacher``, ``dwl``),
+  with a purifier also ``semiearth_cached`` and ``<method>_cached``.
+
+Any registered method can be timed on any semi-supervised config's model: a
+variant is the config's model with that method's step (``model.semi_method``
+with the class's defaults, the anchor's settings), without the purifier
+(``<method>``) or with it (``<method>_cached`` / ``_online``; FixMatch's are
+``semiearth_*``). ``--all-methods`` times every registered method against
+FixMatch, each with cached evidence too when the config has a purifier: the
+issue-23 comparison in one run. Fake batches then carry every branch the
+methods read (a second strong view for UniMatch / UniMatch V2); real batches
+must (a ``*_semi-2strong`` dataset config).
 
 ``--variants`` keeps some of them (the first one given is the baseline of
 the ratios). Every variant is built with the same seed, and all are stepped
 in turn on each batch, the order rotated every step, so machine noise hits
 them alike. A step is ``model.train_step``: data preprocessing, (teacher and
 VLM forward, purifier,) forward, backward and optimizer step; the EMA
-teacher update (a hook) is not part of it.
+teacher update (a hook) is not part of it. The summary adds
+``methods_vs_fixmatch`` (each method's median over FixMatch's),
+``purifier_overhead`` (each method's cached-evidence variant over its plain
+one; target ``target_purifier_overhead_le`` 1.05) and, with UniMatch V2,
+``unimatch_v2_structure_bound``: the ratio its structure implies (one teacher
+forward over the weak view, one student forward + backward over labeled + two
+strong views, against FixMatch's one; a backward costing two forwards).
 
 Batches: the config's ``train_dataloader`` (``num_workers=0``), or with
 ``--fake-data`` random images of the config's crop size (the ``crop_size``
@@ -83,11 +102,15 @@ from semiearth.apis.vlm_tools import load_semi_config
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('config', help='a supervised, FixMatch or SemiEarth config')
+    p.add_argument('config', help='a supervised or semi-supervised (any S4 method, with or '
+                   'without the purifier) config')
     p.add_argument('--iters', type=int, default=10, help='timed steps per variant')
     p.add_argument('--warmup', type=int, default=2, help='untimed steps per variant first')
     p.add_argument('--variants', nargs='+', choices=ALL_VARIANTS,
                    help='time only these (those the config has; the first is the baseline)')
+    p.add_argument('--all-methods', action='store_true',
+                   help='every registered S4 method against FixMatch on the config\'s '
+                   'model, each with cached evidence too when the config has a purifier')
     p.add_argument('--fake-data', action='store_true',
                    help='random batches of the config\'s crop size (no dataset needed)')
     p.add_argument('--batch-size', type=int,
@@ -108,6 +131,8 @@ def parse_args(argv=None):
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     args = p.parse_args(argv)
+    if args.all_methods and args.variants:
+        p.error('--all-methods chooses the variants; drop --variants')
     if args.iters < 1 or args.warmup < 0 or args.mem_steps < 0:
         p.error('--iters must be >= 1, --warmup and --mem-steps >= 0')
     if args.batch_size is not None and args.batch_size < 1:

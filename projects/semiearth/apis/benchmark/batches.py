@@ -38,15 +38,19 @@ def unlabeled_layout(cfg) -> dict:
 
 class FakeBatches:
     """``batches[step]``: the random batch of a step, made on demand (the
-    same for every variant; seeded by the step)."""
+    same for every variant; seeded by the step), with ``branches`` (every
+    branch the timed methods read)."""
 
-    def __init__(self, kind, batch_size, num_labeled, crop, bands, classes, layout):
+    def __init__(self, kind, batch_size, num_labeled, crop, bands, classes, layout,
+                 branches=BRANCHES):
         self.kind, self.batch_size, self.num_labeled = kind, batch_size, num_labeled
         self.crop, self.bands, self.classes, self.layout = crop, bands, classes, layout
+        self.branches = tuple(branches)
 
     def __getitem__(self, step: int) -> dict:
         return fake_batch(self.kind, self.batch_size, self.num_labeled, self.crop,
-                          self.bands, self.classes, self.layout, seed=step)
+                          self.bands, self.classes, self.layout, seed=step,
+                          branches=self.branches)
 
 
 def _sample(name, h, w, gen, classes, gt=True, valid_mask=False, src_coords=False):
@@ -68,15 +72,17 @@ def _sample(name, h, w, gen, classes, gt=True, valid_mask=False, src_coords=Fals
 
 
 def fake_batch(kind, batch_size, num_labeled, crop, bands, classes, layout=None,
-               seed=0) -> dict:
+               seed=0, branches=BRANCHES) -> dict:
     """A random batch shaped as the config's dataloader collates one.
 
     Supervised: ``{'inputs': [uint8 (C, H, W)] * B, 'data_samples':
     [SegDataSample with gt_sem_seg int64 (1, H, W)] * B}``. Semi-supervised:
     ``{'inputs': {branch: [tensor|None] * B}, 'data_samples': {branch:
-    [sample|None] * B}}`` for ``sup``, ``unsup_weak``, ``unsup_strong``; the
-    first ``num_labeled`` items are labeled (only ``sup``), the rest
-    unlabeled (weak uint8 and strong view of the same image, with the
+    [sample|None] * B}}`` for each of ``branches`` (default ``sup``,
+    ``unsup_weak``, ``unsup_strong``; UniMatch's and UniMatch V2's also
+    ``unsup_strong2``); the first ``num_labeled`` items are labeled (only
+    ``sup``), the rest unlabeled (weak uint8 and each strong view of the
+    same image, with the
     fields of ``layout``: identity ``src_coords`` (2, H, W) float32, an
     all-ones ``valid_mask`` (1, H, W) uint8). Every image is a whole crop
     whose file name (``img_path``) is unique to ``seed`` and its index.
@@ -92,8 +98,10 @@ def fake_batch(kind, batch_size, num_labeled, crop, bands, classes, layout=None,
         return dict(inputs=[image() for _ in range(batch_size)],
                     data_samples=[_sample(f'fake_s{seed:04d}_i{i:03d}', h, w, gen, classes)
                                   for i in range(batch_size)])
-    inputs = {b: [None] * batch_size for b in BRANCHES}
-    samples = {b: [None] * batch_size for b in BRANCHES}
+    branches = tuple(dict.fromkeys(('sup', 'unsup_weak', *branches)))
+    strong = [b for b in branches if b.startswith('unsup_strong')]
+    inputs = {b: [None] * batch_size for b in branches}
+    samples = {b: [None] * batch_size for b in branches}
     for i in range(batch_size):
         name = f'fake_s{seed:04d}_i{i:03d}'
         img = image()
@@ -104,9 +112,10 @@ def fake_batch(kind, batch_size, num_labeled, crop, bands, classes, layout=None,
         sample = _sample(name, h, w, gen, classes, gt=layout['gt'],
                          valid_mask=layout['valid_mask'], src_coords=layout['src_coords'])
         inputs['unsup_weak'][i] = img
-        inputs['unsup_strong'][i] = img.float() if layout['strong_float'] else img.clone()
         samples['unsup_weak'][i] = sample
-        samples['unsup_strong'][i] = copy.deepcopy(sample)
+        for b in strong:
+            inputs[b][i] = img.float() if layout['strong_float'] else img.clone()
+            samples[b][i] = copy.deepcopy(sample)
     return dict(inputs=inputs, data_samples=samples)
 
 

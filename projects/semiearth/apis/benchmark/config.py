@@ -9,9 +9,11 @@ from mmseg.registry import MODELS
 
 from ...models.segmentors import SemiEarthSegmentor
 from ..vlm_tools import purifier_cfg
+from .methods import METHOD_TYPES, all_variant_names, method_variants, purified_name
 
+# FixMatch's variants (a SemiEarth config's default)
 SEMI_VARIANTS = ('fixmatch', 'semiearth_online', 'semiearth_cached', 'semiearth_auto')
-ALL_VARIANTS = ('supervised',) + SEMI_VARIANTS
+ALL_VARIANTS = all_variant_names()
 
 
 class BenchmarkError(ValueError):
@@ -34,17 +36,53 @@ def model_kind(cfg: Config, config: str) -> str:
     return 'semi' if issubclass(cls, SemiEarthSegmentor) else 'supervised'
 
 
+def config_method(cfg: Config, config: str) -> str:
+    """The benchmark's name of the config's own S4 method
+    (``model.semi_method.type``; FixMatch when unset)."""
+    kind = (cfg.model.get('semi_method') or {}).get('type', 'FixMatch')
+    names = {v: k for k, v in METHOD_TYPES.items()}
+    if kind not in names:
+        raise BenchmarkError(f'{config}: model.semi_method.type {kind!r} is not one of the '
+                             f"benchmark's methods {sorted(names)}. Fix: add a row to "
+                             'semiearth/apis/benchmark/methods.py (METHOD_TYPES).')
+    return names[kind]
+
+
+def default_variants(cfg: Config, purifier: bool, all_methods: bool, config: str) -> List[str]:
+    """Without ``--variants``: every registered method against FixMatch,
+    each also with cached evidence when the config has a purifier
+    (``all_methods``); else the config's own method: FixMatch's variants
+    (``fixmatch``; with a purifier ``semiearth_online / _cached / _auto``),
+    or FixMatch then the method (with a purifier: both with cached
+    evidence too)."""
+    if all_methods:
+        names = method_variants(False)
+        return names + ([purified_name(m, 'cached') for m in names] if purifier else [])
+    own = config_method(cfg, config)
+    if own == 'fixmatch':
+        return list(SEMI_VARIANTS) if purifier else ['fixmatch']
+    names = ['fixmatch', own]
+    return names + (['semiearth_cached', purified_name(own, 'cached')] if purifier else [])
+
+
 def config_variants(cfg: Config, kind: str, wanted: Optional[Sequence[str]],
-                    config: str) -> List[str]:
+                    config: str, all_methods: bool = False) -> List[str]:
     """The variants of the config (``wanted`` of them, in that order, when
-    given)."""
+    given; else :func:`default_variants`). Any registered method can be
+    timed on the config's model (``model.semi_method`` replaced); purified
+    variants need the config's purifier."""
     if kind == 'supervised':
         available = ['supervised']
-    elif cfg.model.get('purifier'):
-        purifier_cfg(cfg)  # a purifier must have a VLM
-        available = list(SEMI_VARIANTS)
+        if all_methods:
+            raise BenchmarkError(f'{config}: --all-methods times S4 methods; this is a '
+                                 'supervised config. Fix: pass a semi-supervised config.')
     else:
-        available = ['fixmatch']
+        purifier = bool(cfg.model.get('purifier'))
+        if purifier:
+            purifier_cfg(cfg)  # a purifier must have a VLM
+        available = method_variants(purifier)
+        if not wanted:
+            return default_variants(cfg, purifier, all_methods, config)
     if not wanted:
         return available
     missing = [v for v in wanted if v not in available]

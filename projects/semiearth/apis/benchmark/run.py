@@ -16,7 +16,8 @@ from .config import (BenchmarkError, config_variants, crop_size, data_preprocess
 from .device import device_name, free_cuda
 from .evidence import auto_cache_dir, precompute_fake_evidence, prepare_auto_cache
 from .memory import CPU_MEM_NOTE, measure_memory
-from .summary import Measurements, semiearth_entries, summarise
+from .methods import branches_of, parse_variant
+from .summary import Measurements, method_entries, semiearth_entries, summarise
 from .timing import time_variants
 
 
@@ -37,19 +38,37 @@ class BenchmarkSettings:
     vlm_checkpoint: Optional[str] = None
     random_vlm: bool = False
     device: str = 'cpu'
+    all_methods: bool = False
 
     @classmethod
     def from_args(cls, args) -> 'BenchmarkSettings':
         return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 
 
-def make_batches(cfg: Config, kind: str, s: BenchmarkSettings, n_batches: int):
+def _real_batches(cfg: Config, n_batches: int, branches, config: str) -> list:
+    """The config's first batches, which must hold every branch the timed
+    methods read."""
+    batches = real_batches(cfg, n_batches)
+    inputs = batches[0]['inputs'] if batches else {}
+    missing = [b for b in branches if isinstance(inputs, dict) and b not in inputs]
+    if missing:
+        raise BenchmarkError(
+            f"{config}: its training batches have no {missing} branch, which a timed "
+            'method reads (UniMatch / UniMatch V2: a second strong view). Fix: add '
+            '--fake-data, or time them on a *_semi-2strong dataset config.')
+    return batches
+
+
+def make_batches(cfg: Config, kind: str, s: BenchmarkSettings, n_batches: int,
+                 names: Sequence[str] = ()):
     """The batches of the steps and the crop: fake ones of the crop size
-    (``s.crop`` also becomes the data preprocessor's pad size), else the
-    config's first ``n_batches``."""
+    (``s.crop`` also becomes the data preprocessor's pad size) with every
+    branch the variants ``names`` read, else the config's first
+    ``n_batches``."""
     crop = crop_size(cfg, kind, s.crop, s.config)
+    branches = branches_of(names) if kind == 'semi' else ()
     if not s.fake_data:
-        return real_batches(cfg, n_batches), crop
+        return _real_batches(cfg, n_batches, branches, s.config), crop
     if crop is None:
         raise BenchmarkError(
             f'{s.config}: --fake-data needs a crop size and the config has no '
@@ -61,7 +80,7 @@ def make_batches(cfg: Config, kind: str, s: BenchmarkSettings, n_batches: int):
                 dp['size'] = tuple(crop)
     batches = FakeBatches(kind, int(cfg.train_dataloader.batch_size), num_labeled(cfg, kind),
                           crop, num_bands(cfg, kind), num_classes(cfg, kind, s.config),
-                          unlabeled_layout(cfg))
+                          unlabeled_layout(cfg), **({'branches': branches} if branches else {}))
     return batches, crop
 
 
@@ -78,7 +97,7 @@ def prepare_evidence(cfg: Config, names: List[str], batches, n_batches: int, dev
             images = FakeImages(cfg, batches)
         else:
             images = prepare_auto_cache(cfg, device)
-    if 'semiearth_cached' in names:
+    if any(parse_variant(n)[1] == 'cached' for n in names):
         t0 = time.perf_counter()
         if s.fake_data:
             precompute_fake_evidence(cfg, batches, n_batches, device,
@@ -110,18 +129,24 @@ def measure(cfg: Config, names: List[str], batches, n_batches: int, device,
     return m
 
 
+def _batch_split(cfg: Config, kind: str) -> Tuple[int, int]:
+    """(labeled, unlabeled) images per step."""
+    n = num_labeled(cfg, kind)
+    return n, int(cfg.train_dataloader.batch_size) - n
+
+
 def run_benchmark(s: BenchmarkSettings, options: dict, kind: str) -> dict:
     """Benchmark ``s.config`` with ``options`` (config overrides; a
     SemiEarth config's ``model.purifier.cache_dir`` is where the caches
     go); ``kind`` is :func:`model_kind`'s. Prints a line per variant;
     returns the summary."""
     cfg = load_semi_config(s.config, options, s.vlm_checkpoint)
-    names = config_variants(cfg, kind, s.variants, s.config)
+    names = config_variants(cfg, kind, s.variants, s.config, s.all_methods)
     if s.no_pretrained:
         strip_pretrained(cfg.model)
     device = torch.device(s.device)
     n_batches = s.warmup + s.iters
-    batches, crop = make_batches(cfg, kind, s, n_batches)
+    batches, crop = make_batches(cfg, kind, s, n_batches, names)
     images, precompute_s = prepare_evidence(cfg, names, batches, n_batches, device, s)
     m = measure(cfg, names, batches, n_batches, device, s, images, precompute_s)
     head = dict(config=s.config, device=str(device), device_name=device_name(device),
@@ -129,6 +154,8 @@ def run_benchmark(s: BenchmarkSettings, options: dict, kind: str) -> dict:
                 batch_size=int(cfg.train_dataloader.batch_size),
                 crop=list(crop) if crop else None, steps=s.iters, warmup=s.warmup)
     summary = summarise(m, head)
+    if kind == 'semi':
+        summary.update(method_entries(summary['seconds_per_step'], _batch_split(cfg, kind)))
     if kind == 'semi' and cfg.model.get('purifier'):
         med = summary['seconds_per_step']
         summary.update(semiearth_entries(m, med, cfg.model.purifier.vlm.get('model_name'),

@@ -3,10 +3,14 @@
 import os
 import statistics
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
+
+from .methods import purified_name, registered_methods
 
 TARGET_CACHED_LE = 1.10
 TARGET_AUTO_LE = 1.05  # steady state (second pass) of the write-through cache
+# issue 23: the purifier (cached evidence) costs any method at most this
+TARGET_PURIFIER_OVERHEAD_LE = 1.05
 
 
 @dataclass
@@ -74,3 +78,38 @@ def summarise(m: Measurements, head: dict) -> dict:
     for name in m.names[1:]:
         summary[f'{name}_vs_{baseline}'] = round(med[name] / med[baseline], 3)
     return summary
+
+
+def structure_bound(n_labeled: int, n_unlabeled: int) -> float:
+    """UniMatch V2's step over FixMatch's as their structure implies: both
+    one teacher forward over the weak view (``u`` images, no backward) and
+    one student forward + backward, FixMatch's over labeled + one strong
+    view (``n + u``), UniMatch V2's over labeled + two (``n + 2u``), with a
+    backward costing two forwards per image (the usual estimate):
+    ``(u + 3 (n + 2u)) / (u + 3 (n + u))``. A measured ratio above it means
+    the step does more than its anchor's structure."""
+    n, u = n_labeled, n_unlabeled
+    return (u + 3 * (n + 2 * u)) / (u + 3 * (n + u))
+
+
+def method_entries(med: Dict[str, float], batch: Tuple[int, int]) -> dict:
+    """Every method against FixMatch (``methods_vs_fixmatch``), the
+    purifier's overhead per method (its cached-evidence variant over its
+    plain one, ``purifier_overhead``; target
+    :data:`TARGET_PURIFIER_OVERHEAD_LE`) and UniMatch V2's structural bound
+    (:func:`structure_bound`), for the variants that were timed."""
+    out = {}
+    if 'fixmatch' in med:
+        vs = {m: round(med[m] / med['fixmatch'], 3) for m in registered_methods()
+              if m in med and m != 'fixmatch'}
+        if vs:
+            out['methods_vs_fixmatch'] = vs
+    overhead = {m: round(med[purified_name(m, 'cached')] / med[m], 3)
+                for m in registered_methods()
+                if m in med and purified_name(m, 'cached') in med}
+    if overhead:
+        out.update(purifier_overhead=overhead,
+                   target_purifier_overhead_le=TARGET_PURIFIER_OVERHEAD_LE)
+    if 'unimatch_v2' in med and 'fixmatch' in med:
+        out['unimatch_v2_structure_bound'] = round(structure_bound(*batch), 3)
+    return out
