@@ -491,3 +491,35 @@ def test_dwl_export_is_plain_mmseg_without_the_pseudo_classifier(tmp_path):
     img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
     got, want = inference_model(plain, img), inference_model(semi, img)
     assert torch.allclose(got.seg_logits.data, want.seg_logits.data, atol=1e-5)
+
+
+def test_export_default_follows_the_configs_predict_on(tmp_path, capsys):
+    """Without --model the CLI exports the model the config predicts with
+    (``semi_test_cfg.predict_on``): FixMatch's EMA teacher, UniMatch's
+    student (its pseudo-labels come from the online model); the exported
+    weights are that model's."""
+    unimatch = osp.join(ROOT, 'configs', 'unimatch',
+                        'unimatch_deeplabv3plus-mbv2_1xb16-300i_nclandsat-1of8-128x128.py')
+    tiny = {'model.segmentor.backbone.widen_factor': 0.25,
+            'model.segmentor.decode_head.in_channels': 80,
+            'model.segmentor.decode_head.c1_in_channels': 8,
+            'model.segmentor.decode_head.channels': 16,
+            'model.segmentor.decode_head.c1_channels': 8}
+    cli = _cli()
+    for config, which in ((FIXMATCH_CONFIG, 'teacher'), (unimatch, 'student')):
+        cfg = Config.fromfile(config)
+        assert cfg.model.semi_test_cfg.predict_on == which
+        cfg.merge_from_dict(tiny)
+        cfg.model.segmentor.backbone.init_cfg = None
+        ckpt = str(tmp_path / f'{which}_run.pth')
+        semi = _trained(cfg, ckpt, dict(dataset_meta=dict(classes=NC_CLASSES,
+                                                          palette=NC_PALETTE)))
+        assert cli.main([config, ckpt, str(tmp_path / which), '--cfg-options',
+                         *(f'{k}={v}' for k, v in tiny.items())]) == 0
+        assert f'exported the {which} of {ckpt}' in capsys.readouterr().out
+        stem = osp.join(tmp_path, which, osp.basename(config)[:-3] + f'_{which}')
+        saved = torch.load(stem + '.pth', weights_only=True)
+        assert saved['meta']['semiearth_export']['model'] == which
+        want = getattr(semi, which).state_dict()
+        assert set(saved['state_dict']) == set(want)
+        assert all(torch.equal(saved['state_dict'][k], v) for k, v in want.items())

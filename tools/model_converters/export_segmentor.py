@@ -14,6 +14,10 @@ Usage::
 
     python tools/model_converters/export_segmentor.py CONFIG CHECKPOINT OUT_DIR \\
         [--model teacher|student] [--cfg-options KEY=VALUE ...]
+
+Without ``--model`` the model the config predicts with is exported
+(``model.semi_test_cfg.predict_on``: the teacher of the EMA-teacher methods,
+the student of UniMatch, whose pseudo-labels come from the online model).
 """
 import argparse
 import sys
@@ -31,7 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('out_dir', help='where to write the plain config and checkpoint')
     p.add_argument('--model', choices=('teacher', 'student'), default=None,
                    help="which model to export (default: the one the config predicts with, "
-                   "model.semi_test_cfg.predict_on, 'teacher' unless set: the validated model)")
+                   "model.semi_test_cfg.predict_on: the EMA teacher for FixMatch / "
+                   "SemiEarth / UniMatch V2, the student for UniMatch; 'teacher' unless set)")
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                    help='override settings of CONFIG, as for tools/train.py')
     return p.parse_args(argv)
