@@ -126,15 +126,16 @@ def _quickstart_cli():
 def test_quickstart_default_methods_and_their_configs():
     """The quick start's table: today's four methods are the default set, in
     order; UniMatch V2 and UniMatch (plain and purified) are rows outside it
-    that --methods runs (any subset, or all); each config's facts
+    (and Mean Teacher, DWL) that --methods runs (any subset, or all); each config's facts
     (semi-supervised, VLM, schedule, best-checkpoint metric, model tested)
     read from the file."""
     cli = _quickstart_cli()
     from semiearth.apis.quickstart import baseline_of, config_facts, with_starts
     default = ['supervised', 'supervised_continued', 'fixmatch', 'semiearth']
     assert list(cli.DEFAULT_METHODS) == default
-    assert list(cli.METHODS) == default + ['unimatch_v2', 'unimatch_v2-vlmpp', 'unimatch',
-                                           'unimatch-vlmpp']
+    others = ['unimatch_v2', 'unimatch_v2-vlmpp', 'unimatch', 'unimatch-vlmpp', 'mean_teacher',
+              'mean_teacher-vlmpp', 'dwl', 'dwl-vlmpp']
+    assert list(cli.METHODS) == default + others
     assert cli.parse_args([]).methods == default
     assert cli.parse_args(['--methods', 'all']).methods == list(cli.METHODS)
     subset = cli.parse_args(['--methods', 'unimatch', 'unimatch_v2']).methods
@@ -147,13 +148,18 @@ def test_quickstart_default_methods_and_their_configs():
         'supervised': (False, False, 300), 'supervised_continued': (False, False, 300),
         'fixmatch': (True, False, 300), 'semiearth': (True, True, 300),
         'unimatch_v2': (True, False, 300), 'unimatch_v2-vlmpp': (True, True, 300),
-        'unimatch': (True, False, 300), 'unimatch-vlmpp': (True, True, 300)}
+        'unimatch': (True, False, 300), 'unimatch-vlmpp': (True, True, 300),
+        'mean_teacher': (True, False, 300), 'mean_teacher-vlmpp': (True, True, 300),
+        'dwl': (True, False, 300), 'dwl-vlmpp': (True, True, 300)}
     assert {m: (f.save_best, f.predict_on) for m, f in facts.items()} == {
         'supervised': ('mIoU', None), 'supervised_continued': ('mIoU', None),
         'fixmatch': ('teacher/mIoU', 'teacher'), 'semiearth': ('teacher/mIoU', 'teacher'),
         'unimatch_v2': ('teacher/mIoU', 'teacher'),
         'unimatch_v2-vlmpp': ('teacher/mIoU', 'teacher'),
-        'unimatch': ('student/mIoU', 'student'), 'unimatch-vlmpp': ('student/mIoU', 'student')}
+        'unimatch': ('student/mIoU', 'student'), 'unimatch-vlmpp': ('student/mIoU', 'student'),
+        'mean_teacher': ('teacher/mIoU', 'teacher'),
+        'mean_teacher-vlmpp': ('teacher/mIoU', 'teacher'),
+        'dwl': ('student/mIoU', 'student'), 'dwl-vlmpp': ('student/mIoU', 'student')}
     assert facts['unimatch'].best_checkpoint_glob == 'best_student_mIoU_iter_*.pth'
     assert all(baseline_of(cli.METHODS, m) == 'supervised_continued'
                for m in list(cli.METHODS)[2:])

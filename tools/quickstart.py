@@ -9,8 +9,8 @@ checkpoint by val mIoU) and tested on the test split with ``tools/test.py``:
    iterations each: ``supervised_continued`` (the fair baseline: same start,
    same iterations, same learning-rate schedule), ``fixmatch`` and
    ``semiearth`` (the default set, about 20 minutes on 2 cores); with
-   ``--methods`` also ``unimatch_v2``, ``unimatch`` and their purified
-   ``-vlmpp`` rows (or ``all``). Started from a confident model, the EMA teacher's
+   ``--methods`` also ``unimatch_v2``, ``unimatch``, ``mean_teacher``,
+   ``dwl`` and their purified ``-vlmpp`` rows (or ``all``). Started from a confident model, the EMA teacher's
    pseudo-labels pass the 0.95 threshold from the first steps (from ImageNet
    weights and 300 iterations none ever did).
 
@@ -71,6 +71,14 @@ METHODS = method_table([
     Method('unimatch', f'configs/unimatch/unimatch{NC}', start='supervised',
            iterations=CONTINUE, default=False),
     Method('unimatch-vlmpp', f'configs/unimatch/unimatch-vlmpp{NC}', start='supervised',
+           iterations=CONTINUE, default=False),
+    Method('mean_teacher', f'configs/mean_teacher/mean-teacher{NC}', start='supervised',
+           iterations=CONTINUE, default=False),
+    Method('mean_teacher-vlmpp', f'configs/mean_teacher/mean-teacher-vlmpp{NC}',
+           start='supervised', iterations=CONTINUE, default=False),
+    Method('dwl', f'configs/dwl/dwl{NC}', start='supervised', iterations=CONTINUE,
+           default=False),
+    Method('dwl-vlmpp', f'configs/dwl/dwl-vlmpp{NC}', start='supervised',
            iterations=CONTINUE, default=False),
 ])
 DEFAULT_METHODS = default_methods(METHODS)
