@@ -429,6 +429,86 @@ def test_unimatch_loss_is_the_anchors(monkeypatch):
     assert abs(ours.item() - loss.item()) < 1e-6
 
 
+DWL_ANCHOR = 'zhu-xlab/RS-DWL @ fe6504b (train.py last changed in 2b7708e)'
+
+
+def test_dwl_step_is_the_anchors(monkeypatch):
+    """DWL_ANCHOR ``train.py`` l.103-105 and l.145-179 (method 'DWL'), with
+    ``utils/util.py`` l.85-145 as written out in tests/test_dwl.py: three
+    consecutive steps past the warm-up (iterations 60-62 of 200), the same
+    weak-view logits, labeled logits and pseudo-classifier logits of the
+    strong view fed to the anchor's formulas and to ``DWL.loss``:
+    ``loss_l + (CE(pseudo logits, argmax) * wgt).mean()``, the memories
+    carried from step to step. Agreement to 1e-6."""
+    from test_dwl import (anchor_calc_wgt_bins, anchor_sample_cls_bins,
+                          anchor_update_cls_memory)
+    from semiearth.models.semi_methods import dwl as dwl_module
+    model = _model('DWL', sup_weight=1.0, unsup_weight=1.0)
+    inputs, samples = _batch()
+    samples['unsup_weak'] = _samples(B)  # every pixel valid, as in the anchor
+    mask_x = torch.stack([s.gt_sem_seg.data[0] for s in samples['sup']])
+    memory = {i: [torch.ones(1, C)] for i in range(C)}
+    g = torch.Generator().manual_seed(7)
+    for it in (60, 61, 62):
+        logit_uw = _logits(g, B, 4.0).detach()
+        logit_x, logit_us = _logits(g, N_SUP), _logits(g, B)
+        monkeypatch.setattr(dwl_module, 'training_progress', lambda: (it, 200))
+        monkeypatch.setattr(model, 'probs', lambda m, x, logits=None: logit_uw.softmax(1))
+        monkeypatch.setattr(dwl_module, 'forward_dual', lambda head, feats: (
+            torch.cat([logit_x, logit_us]), torch.cat([logit_x * 0, logit_us])))
+        ours = _ours(model, inputs, samples)
+
+        loss_l = F.cross_entropy(logit_x, mask_x, ignore_index=255)
+        prob_uw = torch.softmax(logit_uw, dim=1)
+        max_prob, pl = torch.max(prob_uw, dim=1)
+        prob_bar = F.interpolate(prob_uw, size=(64, 64), mode='nearest')
+        pl_bar = F.interpolate(pl.float().unsqueeze(1), size=(64, 64), mode='nearest')
+        anchor_update_cls_memory(memory, prob_bar.permute(0, 2, 3, 1).reshape(-1, C),
+                                 pl_bar.reshape(-1).long(), 50)
+        wgt = anchor_calc_wgt_bins(anchor_sample_cls_bins(memory), max_prob.reshape(-1),
+                                   pl.reshape(-1), it, 200)
+        ce = F.cross_entropy(logit_us.permute(0, 2, 3, 1).reshape(-1, C), pl.reshape(-1),
+                             ignore_index=255, reduction='none')
+        loss = loss_l + (ce * wgt).mean() * (1 if it > 50 else 0)
+        assert wgt.mean() > 0.1
+        assert abs(ours.item() - loss.item()) < 1e-6
+
+
+MT_ANCHOR = 'Britefury/cutmix-semisup-seg @ af6183a'
+
+
+def test_mean_teacher_step_is_the_anchors(monkeypatch):
+    """MT_ANCHOR ``train_seg_semisup_mask_mt.py`` l.346-367 and l.404-458
+    (mix mode, as written out in tests/test_mean_teacher.py), with the
+    supervised CE: the teacher's logits of the images and of their CutMix
+    partners (the batch rolled by one) mixed with the box, the student's
+    logits on the mixed images, ``loss_x + cons_weight * cons`` with the
+    batch-mean 0.97 mask. ``MeanTeacher.loss`` on the same tensors agrees to
+    1e-6."""
+    from test_mean_teacher import anchor_consistency
+    model = _model('MeanTeacher', sup_weight=1.0, unsup_weight=1.0, conf_thresh=0.97,
+                   cutmix_prob=1.0)
+    inputs, samples = _batch()
+    samples['unsup_weak'] = _samples(B)  # every pixel valid, as in the anchor
+    mask_x = torch.stack([s.gt_sem_seg.data[0] for s in samples['sup']])
+    g = torch.Generator().manual_seed(9)
+    logit_tea = _logits(g, B, 8.0).detach()
+    logits = _logits(g, N_SUP + B)
+    monkeypatch.setattr(model, '_teacher_probs', lambda x: logit_tea.softmax(1))
+    (box,) = _fixed(monkeypatch, model, 1, logits)
+    ours = _ours(model, inputs, samples)
+
+    pred_x, logit_stu = logits.split([N_SUP, B])
+    mix = box[:, None].float()
+    partner = torch.roll(torch.arange(B), 1)
+    one = torch.ones(B, 1, H, W)
+    cons = anchor_consistency(logit_tea, logit_tea[partner], logit_stu, mix, one, one,
+                              0.97, False, -1, 0, 1.0)
+    loss = F.cross_entropy(pred_x, mask_x, ignore_index=255) + cons
+    assert float(cons) > 0
+    assert abs(ours.item() - loss.item()) < 1e-6
+
+
 # ------------------------------------------------- feature perturbations
 def _dinov2_feats(b, c=6):
     return [(torch.rand(b, c, 3, 3) + 0.5, torch.rand(b, c) + 0.5) for _ in range(4)]
