@@ -481,13 +481,27 @@ def test_docs_wrap_examples_build_and_the_ade20k_one_trains_a_step(tmp_path):
     assert trained == 1
 
 
-@pytest.mark.parametrize('plain,semi_method', [('unimatch_v2', 'UniMatchV2'),
-                                               ('unimatch', 'UniMatch')])
-def test_wrap_other_methods_and_train_a_step(plain, semi_method, tmp_path, tiny_clip_ckpt):
-    """--method unimatch_v2 / unimatch and their purified rows (written over
-    the plain leaf with --fixmatch-base): the leaf names the method, packs a
-    second strong view, keeps the student for UniMatch; each trains a step
-    through the Runner on fake LoVEDA data and validates."""
+OTHER_METHODS = {  # --method: (semi_method type, file tag, title, strong views, keeps, losses)
+    'unimatch_v2': ('UniMatchV2', 'unimatch-v2', 'UniMatch V2', 2, 'teacher',
+                    {'unsup.loss_ce_s1', 'unsup.loss_ce_s2'}),
+    'unimatch': ('UniMatch', 'unimatch', 'UniMatch', 2, 'student',
+                 {'unsup.loss_ce_s1', 'unsup.loss_ce_s2', 'unsup.loss_ce_fp'}),
+    'mean_teacher': ('MeanTeacher', 'mean-teacher', 'Mean Teacher', 0, 'teacher',
+                     {'unsup.loss_cons'}),
+    'dwl': ('DWL', 'dwl', 'DWL', 1, 'student', {'unsup.loss_dwl'}),
+}
+
+
+@pytest.mark.parametrize('plain', sorted(OTHER_METHODS))
+def test_wrap_other_methods_and_train_a_step(plain, tmp_path, tiny_clip_ckpt):
+    """--method unimatch_v2 / unimatch / mean_teacher / dwl and their
+    purified rows (written over the plain leaf with --fixmatch-base): the
+    leaf names the method and its settings, packs the method's strong views
+    (a second one for UniMatch / UniMatch V2, none for Mean Teacher), keeps
+    the student for UniMatch and DWL, adds DWL's merge hook and Mean
+    Teacher's EMA decay; each trains a step through the Runner on fake
+    LoveDA data and validates."""
+    semi_method, tag, title, n_strong, keeps, loss_keys = OTHER_METHODS[plain]
     n_classes = 7
     root = fake_mmseg_layout(tmp_path / 'loveda', n_classes)
     mmseg_splits.main([root])
@@ -499,22 +513,33 @@ def test_wrap_other_methods_and_train_a_step(plain, semi_method, tmp_path, tiny_
     _, vlmpp_out = wrap_mmseg_config.run([ZOO['loveda'], '--method', vlmpp, '--ratio', '1/8',
                                           '--out', f"{tmp_path / 'leaves'}/",
                                           '--fixmatch-base', plain_out])
-    tag = {'unimatch_v2': 'unimatch-v2'}.get(plain, plain)
     assert osp.basename(vlmpp_out) == \
         f'{tag}-vlmpp_deeplabv3plus-r101-d8_4xb8-80k_mmseg-loveda-1of8-512x512.py'
-    assert open(vlmpp_out).readline().startswith(f'# {semi_method.replace("V2", " V2")} + VLM-PP')
+    assert open(vlmpp_out).readline().startswith(f'# {title} + VLM-PP')
+    base_method = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'models',
+                                           f'semi_{tag}.py'))
     for method, path in ((plain, plain_out), (vlmpp, vlmpp_out)):
         cfg = _load(path)
-        assert cfg.model.semi_method == dict(type=semi_method)
+        # the method's settings: those of its configs/_base_/models/semi_<method>.py
+        assert cfg.model.semi_method == base_method.semi_method
+        assert all(base_method.semi_train_cfg[k] == v
+                   for k, v in cfg.model.get('semi_train_cfg', {}).items())
         unlabeled = cfg.train_dataloader.dataset.unlabeled.pipeline[-1]
-        assert unlabeled.branch_field == ['sup', 'unsup_weak', 'unsup_strong', 'unsup_strong2']
-        assert unlabeled.unsup_strong2 == unlabeled.unsup_strong
-        student = semi_method == 'UniMatch'
-        assert cfg.model.get('semi_test_cfg', {}).get('predict_on', 'teacher') == \
-            ('student' if student else 'teacher')
+        strong = ['unsup_strong', 'unsup_strong2'][:n_strong]
+        assert unlabeled.branch_field == ['sup', 'unsup_weak', *strong]
+        assert all(unlabeled[b] == unlabeled.get('unsup_strong') for b in strong)
+        assert cfg.model.get('semi_test_cfg', {}).get('predict_on', 'teacher') == keeps
         assert cfg.default_hooks.checkpoint.get('save_best') == \
-            ('student/mIoU' if student else None)
+            ('student/mIoU' if keeps == 'student' else None)
+        hooks = {h.type: h for h in cfg.custom_hooks}
+        assert ('ClassifierMergeHook' in hooks) == (semi_method == 'DWL')
+        assert hooks['EMATeacherHook'].max_decay == (0.99 if semi_method == 'MeanTeacher'
+                                                     else 0.996)
         _shrink(cfg)
+        # 2 + 2 images: DWL's and UniMatch's online forward over the unlabeled
+        # images alone needs more than one per batch-norm channel
+        cfg.train_dataloader.update(batch_size=4)
+        cfg.train_dataloader.sampler.update(batch_size=4, num_labeled=2)
         _point_at(cfg, root)
         if method == vlmpp:
             cfg.model.purifier.vlm.update(model_name='tiny-clip', model_cfg=TINY_CLIP,
@@ -523,8 +548,7 @@ def test_wrap_other_methods_and_train_a_step(plain, semi_method, tmp_path, tiny_
             cfg.model.purifier.cache_dir = str(tmp_path / 'vlm_cache')
         runner, metrics = _train_a_step_and_validate(cfg, tmp_path / f'work_{method}')
         scalars = runner.message_hub.log_scalars
-        assert {'train/unsup.loss_ce_s1', 'train/unsup.loss_ce_s2'} <= set(scalars), \
-            sorted(scalars)
+        assert {f'train/{k}' for k in loss_keys} <= set(scalars), sorted(scalars)
         assert ('train/vlm.changed_label_ratio' in scalars) == (method == vlmpp)
         assert all(0 <= metrics[k] <= 100 for k in ('teacher/mIoU', 'student/mIoU'))
 

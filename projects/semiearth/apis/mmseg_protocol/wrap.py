@@ -238,11 +238,13 @@ MODEL_NOTE = ("the teacher-student wrapper around the config's model; data_prepr
               "the wrapper makes the model's own a SemiSegDataPreProcessor (and None keeps "
               "mmengine's Runner from putting the config's top-level data_preprocessor here)")
 UNLABELED_NOTE = ('unlabeled: its loading and geometry once (no label-driven crop), then a '
-                  'weak view and {strong} (colour jitter, grayscale, blur; CutMix in the '
-                  'model).')
-STRONG_VIEWS = {1: 'a strong view', 2: 'two strong views, each with its own draws'}
-SEMI_METHOD_NOTE = ("the S4 method's step (model.semi_method; its settings: the registered "
-                    "class's defaults, the anchor's)")
+                  'weak view{strong}')
+STRONG_VIEWS = {0: ' only (the student sees it too; CutMix in the model).',
+                1: ' and a strong view (colour jitter, grayscale, blur; CutMix in the model).',
+                2: ' and two strong views, each with its own draws (colour jitter, grayscale, '
+                   'blur; CutMix in the model).'}
+SEMI_METHOD_NOTE = ("the S4 method's step (model.semi_method) and its settings, those of "
+                    "its configs/_base_/models/semi_<method>.py (the anchor's)")
 STUDENT_NOTE = ('{method} labels with the online model: the student is the model predicted '
                 'with, exported and kept as the best checkpoint')
 LABELS_NOTE = (' The label map is loaded only for the pseudo.acc diagnostics; without label '
@@ -260,9 +262,11 @@ def _model_block(src: WrappedConfig, row: ProtocolMethod, purifier_kw: dict,
     model = dict(_delete_=True, type='SemiEarthSegmentor', segmentor=segmentor,
                  data_preprocessor=None)
     note = MODEL_NOTE
-    if row.semi_method != DEFAULT_SEMI_METHOD:
-        model['semi_method'] = dict(type=row.semi_method)
+    if row.semi_method != DEFAULT_SEMI_METHOD or row.settings:
+        model['semi_method'] = row.semi_method_cfg()
         note += f'; {SEMI_METHOD_NOTE}'
+    if row.train_cfg:
+        model['semi_train_cfg'] = dict(row.train_cfg)
     if row.predict_on != 'teacher':
         model['semi_test_cfg'] = dict(predict_on=row.predict_on)
     if row.purified:
@@ -276,7 +280,8 @@ def _loops_block(src: WrappedConfig, row: ProtocolMethod) -> Block:
     student for a method that predicts with it."""
     rt = src.runtime
     runtime_types = {h['type'] for h in rt['custom_hooks']}
-    hooks = [h for h in src.hooks if h['type'] not in runtime_types] + rt['custom_hooks']
+    hooks = [h for h in src.hooks if h['type'] not in runtime_types] + \
+        row.with_hooks(rt['custom_hooks'])
     checkpoint = dict(type=rt['checkpoint_hook'])
     note = ('the teacher-student hooks and loops (EMA teacher, VLM evidence prepared before '
             'training, teacher and student validated, a resumed run skips finished batches '
