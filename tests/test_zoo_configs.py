@@ -30,9 +30,16 @@ from semiearth.vlm import check_class_names, resolve_class_names
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
                  if '_base_' not in p)
 IDS = [osp.basename(p)[:-3] for p in CONFIGS]
-# {method}_{backbone}_{gpus}xb{batch}-{schedule}_[mmseg-]{dataset}-{ratio}-{crop}.py
-# ('mmseg-': the mmseg model-zoo protocol, docs/mmseg_zoo.md)
-NAME = re.compile(r'^(?P<method>supervised|fixmatch|semiearth)_(?P<backbone>[a-z0-9.\-]+)_'
+# {method}[-vlmpp]_{backbone}_{gpus}xb{batch}-{schedule}_[mmseg-]{dataset}-{ratio}-{crop}.py
+# ('mmseg-': the mmseg model-zoo protocol, docs/mmseg_zoo.md; '-vlmpp': an S4
+# method of docs/methods.md with the purifier; semiearth is FixMatch + VLM-PP)
+S4_METHODS = ('unimatch-v2', 'unimatch', 'dwl', 'mean-teacher')
+# the methods' folders (configs/<folder>/<method>[-vlmpp]_...)
+S4_FOLDERS = {'unimatch-v2': 'unimatch_v2', 'unimatch': 'unimatch', 'dwl': 'dwl',
+              'mean-teacher': 'mean_teacher'}
+TWO_STRONG_VIEWS = ('unimatch-v2', 'unimatch')
+NAME = re.compile(r'^(?P<method>supervised|fixmatch|semiearth|unimatch-v2|unimatch|dwl|'
+                  r'mean-teacher)(?P<vlmpp>-vlmpp)?_(?P<backbone>[a-z0-9.\-]+)_'
                   r'(?P<gpus>\d+)xb(?P<batch>\d+)-(?P<iters>\d+)(?P<unit>k|i)_'
                   r'(?P<protocol>mmseg-)?(?P<dataset>[a-z0-9]+)-(?P<ratio>\d+pct|1of\d+)-'
                   r'(?P<h>\d+)x(?P<w>\d+)$')
@@ -80,8 +87,14 @@ def _branches(sample):
     return {k for k, v in sample['inputs'].items() if v is not None}
 
 
+def _method(path):
+    """The method part of a config's name, '-vlmpp' removed."""
+    return NAME.match(osp.basename(path)[:-3])['method']
+
+
 def test_the_zoo_covers_the_protocol():
-    names = {n for n in IDS if '_mmseg-' not in n}
+    names = {n for n in IDS if '_mmseg-' not in n and
+             n.split('_')[0] in ('supervised', 'fixmatch', 'semiearth')}
     for dataset, ratios in (('potsdam', ('1pct', '5pct', '10pct')),
                             ('loveda', ('1pct', '5pct', '10pct')),
                             ('deepglobe', ('1pct', '5pct', '10pct')),
@@ -112,12 +125,17 @@ def test_the_zoo_covers_the_mmseg_protocol():
 def test_config_name_states_its_settings(path):
     m = NAME.match(osp.basename(path)[:-3])
     assert m, f'{path} is not named the mmseg way'
+    if m['method'] in S4_METHODS:
+        assert osp.basename(osp.dirname(path)) == S4_FOLDERS[m['method']], path
+    else:  # supervised has no purifier; FixMatch + VLM-PP is called semiearth
+        assert m['vlmpp'] is None, path
     cfg = _config(path)
     assert 'semiearth' in cfg.custom_imports['imports']
     assert any(h['type'] == 'ConfigCheckHook' for h in cfg.custom_hooks)
     semi = m['method'] != 'supervised'
     assert (cfg.model.type == 'SemiEarthSegmentor') == semi
-    assert bool(cfg.model.get('purifier')) == (m['method'] == 'semiearth')
+    purified = m['method'] == 'semiearth' or m['vlmpp'] is not None
+    assert bool(cfg.model.get('purifier')) == purified
     batch = cfg.train_dataloader.sampler.batch_size if semi else cfg.train_dataloader.batch_size
     assert batch == int(m['batch'])
     iters = int(m['iters']) * (1000 if m['unit'] == 'k' else 1)
@@ -142,7 +160,7 @@ def test_config_name_states_its_settings(path):
     assert seg.decode_head.num_classes == len(classes)
     if 'auxiliary_head' in seg:
         assert seg.auxiliary_head.num_classes == len(classes)
-    if m['method'] == 'semiearth':
+    if purified:
         keys, _ = resolve_class_names(cfg.model.purifier.vlm.class_names)
         check_class_names(keys, classes, where=path)
         assert cfg.model.purifier.cache_dir.startswith(val.data_root)
@@ -215,7 +233,11 @@ def _unique_semi_wrappers():
     in their split lists build the same wrapper."""
     by_key = {}
     for path in CONFIGS:
-        if not osp.basename(path).startswith(('semiearth_', 'fixmatch_')):
+        method = _method(path)
+        # an S4 method's wrappers: its purified Potsdam config stands for the
+        # others (its NC configs train in test_semi_methods.py; ~6 s a build)
+        if method == 'supervised' or method in S4_METHODS and not (
+                '-vlmpp_' in path and '_potsdam-' in path):
             continue
         cfg = _config(path)
         model = cfg.model.to_dict()
@@ -238,7 +260,8 @@ def test_every_semi_wrapper_builds(path):
     assert type(model.data_preprocessor).__name__ == 'SemiSegDataPreProcessor'
     crop = next(_crops(cfg.train_dataloader))
     assert tuple(model.data_preprocessor.size) == crop
-    assert (model.purifier is not None) == ('semiearth_' in osp.basename(path))
+    name = osp.basename(path)
+    assert (model.purifier is not None) == (name.startswith('semiearth_') or '-vlmpp_' in name)
     assert not any(p.requires_grad for p in model.teacher.parameters())
 
 
@@ -309,7 +332,9 @@ def test_every_pipeline_runs_on_converted_data(path, fake_roots):
             assert img.shape[0] == 3 and img.shape[1] <= crop[0] and img.shape[2] <= crop[1]
     if cfg.train_dataloader.dataset.type == 'SemiDataset':
         assert _branches(samples[0]) == {'sup'}
-        assert _branches(samples[1]) == {'unsup_weak', 'unsup_strong'}
+        two = _method(path) in TWO_STRONG_VIEWS
+        assert _branches(samples[1]) == {'unsup_weak', 'unsup_strong'} | \
+            ({'unsup_strong2'} if two else set())
         weak = samples[1]['data_samples']['unsup_weak']
         assert 'src_coords' in weak
         # our converters zero-pad edge crops (a nodata mask); mmseg's shift the
