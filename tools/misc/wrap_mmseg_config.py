@@ -1,6 +1,6 @@
 """Turn an mmseg config (a zoo file or your own) into a supervised, FixMatch,
-SemiEarth, UniMatch V2 or UniMatch leaf (the last two also purified:
-``-vlmpp``) at a labeled ratio of the mmseg protocol.
+SemiEarth, UniMatch V2, UniMatch, Mean Teacher or DWL leaf (the last four also
+purified: ``-vlmpp``) at a labeled ratio of the mmseg protocol.
 
 The leaf inherits the config and changes only what the method needs: the
 training set becomes the labeled + unlabeled split lists of
@@ -8,13 +8,13 @@ training set becomes the labeled + unlabeled split lists of
 view for UniMatch V2 / UniMatch), the model a teacher-student
 SemiEarthSegmentor around the config's own model with the method's step
 (``model.semi_method``), plus the EMA-teacher hook and the teacher/student
-validation (UniMatch keeps and exports the student). Model, crop, optimiser,
+validation (UniMatch and DWL keep and export the student). Model, crop, optimiser,
 schedule, test mode, evaluator and val / test data stay the config's.
 
 Usage::
 
     python tools/misc/wrap_mmseg_config.py CONFIG --method {supervised,fixmatch,semiearth,
-            unimatch_v2,unimatch_v2-vlmpp,unimatch,unimatch-vlmpp}
+            unimatch_v2,unimatch,mean_teacher,dwl (each also -vlmpp)}
         --ratio {1/16,1/8,1/4,1/2} [--out FILE_OR_DIR] [--num-labeled N]
         [--num-unlabeled N] [--unlabeled-without-labels] [--shared T ...]
         [--labeled-only T ...] [--class-names NAME] [--cache-dir DIR]
