@@ -36,6 +36,17 @@ def test_purification_study(cached, tmp_path):
     assert set(summary['edge_evidence_use']['sim_edge0.9']) == {'paper', 'poe_T1', 'calibrated'}
     assert set(summary['results']['sim_q1']) == {'none', 'paper', 'poe_T1', 'calibrated'}
     assert set(summary['not_worse_than_teacher']) == {'paper', 'poe_T1', 'calibrated'}
+    # the soft-weighting hosts: DWL's weights and Mean Teacher's mask, per rule
+    assert summary['dwl_progress'] == 0.5 and summary['mt_thresh'] == 0.97
+    hosts = {'dwl', 'mt_pixel', 'mt_batch'}
+    assert set(summary['weighted_not_worse_than_teacher']) == {'paper', 'poe_T1', 'calibrated'}
+    for per_host in summary['weighted_not_worse_than_teacher'].values():
+        assert set(per_host) == hosts and all(isinstance(v, bool) for v in per_host.values())
+    for row in (r for per_rule in summary['results'].values() for r in per_rule.values()):
+        for h in hosts:
+            assert 0 <= row[f'mean_weight_{h}'] <= 1
+            assert row[f'weighted_acc_{h}'] is None or 0 <= row[f'weighted_acc_{h}'] <= 1
+    assert 'Weighted pseudo-label accuracy' in proc.stdout
     assert 'SIMULATED' in proc.stdout and osp.isfile(summary['plot'])
     full = json.load(open(out / 'purification_study.json'))['full']
     # better simulated evidence gives better purified labels
@@ -43,6 +54,10 @@ def test_purification_study(cached, tmp_path):
     assert full['sim_q1']['poe_T1']['all_acc'] > full['sim_q0.5']['poe_T1']['all_acc']
     # no purifier does not depend on the evidence
     assert full['sim_q1']['none'] == full['sim_q0.5']['none'] == full['vlm']['none']
+    # the released rule touches only pixels below 0.7: Mean Teacher's 0.97 mask
+    # is the same as with no purifier (DWL's weights are not: it sees them all)
+    for key in ('weighted_acc_mt_pixel', 'mean_weight_mt_pixel'):
+        assert full['sim_q1']['paper'][key] == full['sim_q1']['none'][key]
     # perfect evidence, measured on the labeled split: the calibrated rule
     # relabels only towards the truth (no accepted pixel can be wrong there
     # that was not wrong before)

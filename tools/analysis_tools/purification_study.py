@@ -25,6 +25,18 @@ interior). A third simulated source, ``sim_edge<q>``, is good at boundaries
 and poor inside: quality ``q`` in the band, random answers in the interior
 (the regime where a VLM should help most at object boundaries); the report
 says how much each rule relabels in the band and in the interior there.
+
+Soft-weighting hosts: S4 methods that weigh every pixel instead of
+thresholding it see a purifier's confidences, not only its acceptance. For
+every rule and source the study also reports the weighted pseudo-label
+accuracy (``sum w * right / sum w`` over pixels with ground truth) under
+DWL's class-bin weights (memories built from the stream's own confidences, at
+training progress ``--dwl-progress``) and under Mean Teacher's confidence
+mask (``--mt-thresh``, relabelled pixels left out; per pixel, and the
+anchor's batch-mean form), before (no purifier) and after each rule, and
+checks that no rule lowers it at any simulated source
+(``weighted_not_worse_than_teacher``); see
+:class:`semiearth.apis.purification_analysis.SoftHostWeights`.
 """
 import argparse
 import json
@@ -36,9 +48,11 @@ import torch
 
 from semiearth.apis import load_semi_config
 from semiearth.apis.cli import CfgOptionsAction
-from semiearth.apis.purification_analysis import (REGIONS, build_teacher, pixel_stats,
+from semiearth.apis.purification_analysis import (REGIONS, SOFT_HOSTS, SoftHostWeights,
+                                                  build_teacher, pixel_stats,
                                                   simulated_evidence, summarize,
-                                                  teacher_outputs, unlabeled_batches)
+                                                  summarize_weighted, teacher_outputs,
+                                                  unlabeled_batches, weighted_stats)
 from semiearth.evaluation import DILATION_RATIO, boundary_band
 from semiearth.models import CalibratedPurifyRule, PaperPurifyRule, PoEPurifyRule
 from semiearth.vlm.calibration import confusion_counts, normalize_confusion
@@ -69,6 +83,11 @@ def parse_args(argv=None):
     p.add_argument('--sim-confidence', type=float, default=0.9,
                    help='simulated evidence: max probability of a noiseless pixel '
                    '(match it to your VLM\'s calibration)')
+    p.add_argument('--dwl-progress', type=float, default=0.5,
+                   help="DWL's weights at this training progress (iters / total_iters; "
+                   'the weight curve sharpens over training)')
+    p.add_argument('--mt-thresh', type=float, default=0.97,
+                   help="Mean Teacher's confidence threshold (the anchor's runs: 0.97)")
     p.add_argument('--vlm', action='store_true',
                    help="also use the config's VLM evidence (cached or online)")
     p.add_argument('--limit', type=int, default=None, help='first N unlabeled images')
@@ -167,8 +186,12 @@ def measure(cfg, model, sources, confusion, rules, args):
     """Purify the teacher's pseudo-labels of every unlabeled batch with each
     source and rule; returns per (source, rule) counts, the pixels where the
     paper rule differs from no purifier, the evidence's own counts and the
-    teacher's confidence ranking."""
+    teacher's confidence ranking. The counts include the soft-weighting
+    hosts' weight sums (:func:`weighted_stats`), each (source, rule) stream
+    with its own DWL memories."""
     num_classes = model.teacher.decode_head.num_classes
+    hosts = defaultdict(lambda: SoftHostWeights(num_classes, args.dwl_progress,
+                                                args.mt_thresh))
     counts = defaultdict(lambda: defaultdict(int))   # (source, rule) -> counts
     paper_diff = defaultdict(int)                    # source -> differing pixels
     evidence_counts = defaultdict(lambda: defaultdict(int))
@@ -177,6 +200,7 @@ def measure(cfg, model, sources, confusion, rules, args):
         out = teacher_outputs(model, batch)
         probs, gt = out['probs'], out['gt']
         band = boundary_band(gt, args.dilation_ratio)
+        real = out['coords'][:, 0] >= 0  # not padding: what a host's memory sees
         ranking.add(probs, gt)
         conf0, label0 = probs.max(1)
         thresholds = model.thresholds(label0)
@@ -195,6 +219,9 @@ def measure(cfg, model, sources, confusion, rules, args):
                 results[name] = (label, accept)
                 for k, v in pixel_stats(label, accept, gt, band, label0).items():
                     counts[(source, name)][k] += v
+                weights = hosts[(source, name)](probs, label, conf, real)
+                for k, v in weighted_stats(weights, label, gt).items():
+                    counts[(source, name)][k] += v
             (l0, a0), (lp, ap) = results['none'], results['paper']
             paper_diff[source] += int((a0 != ap).sum() + (a0 & (l0 != lp)).sum())
     ranking.finish()
@@ -206,7 +233,8 @@ def tabulate(counts, evidence_counts, ranking, sources, rules):
     teacher's equally many most confident pixels; per source the evidence's
     accuracy overall (``evidence_acc``) and per region."""
     table = {s: {r: dict(summarize(counts[(s, r)]), teacher_same_share_acc=ranking.acc_at(
-        counts[(s, r)]['accepted'])) for r in rules} for s in sources}
+        counts[(s, r)]['accepted']), **summarize_weighted(
+            counts[(s, r)], counts[(s, r)]['pixels'])) for r in rules} for s in sources}
     for s in sources:
         ev = summarize(evidence_counts[s])
         table[s]['evidence_acc'] = ev['all_acc']
@@ -243,6 +271,44 @@ def print_table(table, sources, rules, args, pixels, thresh):
           'a class edge of the ground truth, d = max(1, round('
           f'{args.dilation_ratio} x image diagonal))), *_int: the rest; acc_all: accuracy '
           'of all pixels; relab: share relabelled by the rule.')
+
+
+def weighted_drops(counts, sources, rules):
+    """Per rule and host, the simulated sources where the rule lowers the
+    host's weighted pseudo-label accuracy below no purifier's (unrounded;
+    a stream a host gives no weight at all has no accuracy and is not
+    counted)."""
+    def acc(s, r, h):
+        c = counts[(s, r)]
+        return c[f'w_right_{h}'] / c[f'w_{h}'] if c[f'w_{h}'] > 0 else None
+    out = {}
+    for r in rules:
+        if r == 'none':
+            continue
+        out[r] = {}
+        for h in SOFT_HOSTS:
+            pairs = [(s, acc(s, r, h), acc(s, 'none', h)) for s in sources if s != 'vlm']
+            out[r][h] = [s for s, a, b in pairs if a is not None and b is not None and a < b]
+    return out
+
+
+def print_weighted(table, sources, rules, args, drops):
+    """The soft-weighting hosts' table and the not-worse check."""
+    print('\nWeighted pseudo-label accuracy (sum w * right / sum w) / mean weight, under '
+          "DWL's class-bin weights (memories from each stream's own confidences, "
+          f"progress {args.dwl_progress:g}) and Mean Teacher's mask at {args.mt_thresh:g} "
+          '(relabelled pixels left out; per pixel, and batch-mean):')
+    print(f'{"evidence":<13}{"rule":<11}' + ''.join(f'{h:>18}' for h in SOFT_HOSTS))
+    for s in sources:
+        for r in rules:
+            row = table[s][r]
+            print(f'{s:<13}{r:<11}' + ''.join(
+                f'{str(row[f"weighted_acc_{h}"]) + " / " + str(row[f"mean_weight_{h}"]):>18}'
+                for h in SOFT_HOSTS))
+    for r, per_host in drops.items():
+        for h, bad in per_host.items():
+            print(f'{r}: {h} weighted accuracy at least that of no purifier ' +
+                  ('at every simulated source' if not bad else f'except at {", ".join(bad)}'))
 
 
 def edge_use(table, sources, rules):
@@ -306,12 +372,15 @@ def main(argv=None):
         print(f"{r}: accepted pixels at least as accurate as the teacher's equally many "
               'most confident ones ' + ('at every simulated source' if not bad else
                                         f'except at {", ".join(bad)}'))
+    drops = weighted_drops(counts, sources, rules)
+    print_weighted(table, sources, rules, args, drops)
     edge = edge_use(table, sources, rules)
     plot = osp.join(args.out_dir, 'purification_study.png')
     save_plot(table, [s for s in sources if s.startswith('sim_q')], rules, plot, thresh,
               [s for s in sources if s.startswith('sim_cls')])
     keys = ('accepted_share', 'accepted_acc', 'teacher_same_share_acc') + tuple(
-        f'{k}_{r}' for r in REGIONS for k in ('mask_ratio', 'acc', 'all_acc', 'changed'))
+        f'{k}_{r}' for r in REGIONS for k in ('mask_ratio', 'acc', 'all_acc', 'changed')) + \
+        tuple(f'{k}_{h}' for h in SOFT_HOSTS for k in ('weighted_acc', 'mean_weight'))
     summary = dict(simulated_evidence=True, checkpoint=args.checkpoint,
                    threshold=thresh, boundary_k=args.boundary_k,
                    dilation_ratio=args.dilation_ratio,
@@ -319,6 +388,10 @@ def main(argv=None):
                    helps_from_quality=helps_from, plot=plot,
                    not_worse_than_teacher={r: not bad for r, bad in not_worse.items()},
                    edge_evidence_use=edge, sim_confidence=args.sim_confidence,
+                   dwl_progress=args.dwl_progress, mt_thresh=args.mt_thresh,
+                   weighted_not_worse_than_teacher={
+                       r: {h: not bad for h, bad in per_host.items()}
+                       for r, per_host in drops.items()},
                    results={s: {r: {k: table[s][r][k] for k in keys} for r in rules}
                             for s in sources})
     with open(osp.join(args.out_dir, 'purification_study.json'), 'w') as f:

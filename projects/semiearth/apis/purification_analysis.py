@@ -2,7 +2,8 @@
 pseudo-labels on the unlabeled set, VLM evidence for them (the config's
 cached / online VLM, or simulated from the ground truth), the pixel
 statistics that say whether a rule helped (overall, in the ground truth's
-boundary band and in the interior), and the reading of the purifier's
+boundary band and in the interior; and, for the soft-weighting S4 hosts DWL
+and Mean Teacher, the weight-averaged pseudo-label accuracy), and the reading of the purifier's
 decision records (ground truth and nodata looked up, pixels counted)."""
 import copy
 from typing import Dict, Iterator, Optional, Sequence, Union
@@ -16,6 +17,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..evaluation import boundary_band
+from ..models.losses import DWLWeighting, confidence_mask
 
 IGNORE = 255
 #: the two regions of the ground truth the statistics are split into
@@ -180,6 +182,88 @@ def summarize(counts: Dict[str, int]) -> Dict[str, Optional[float]]:
                     f'all_acc_{r}': ratio(f'{r}_right', f'{r}_pixels'),
                     f'changed_{r}': ratio(f'{r}_changed', f'{r}_pixels')})
     out['boundary_share'] = ratio('boundary_pixels', 'pixels')
+    return out
+
+
+# --------------------------------------------------- soft-weighting hosts
+#: what each soft-weighting S4 host multiplies a pixel's loss with: DWL's
+#: class-bin weight, Mean Teacher's confidence mask per pixel and its
+#: batch-mean form (the anchor's default)
+SOFT_HOSTS = ('dwl', 'mt_pixel', 'mt_batch')
+
+
+class SoftHostWeights:
+    """The per-pixel weights DWL and Mean Teacher would give one stream of
+    pseudo-labels (one evidence source and rule), batch after batch.
+
+    DWL (:class:`semiearth.models.losses.DWLWeighting`, the anchor's settings:
+    50-batch memories of 64 x 64-downsampled confidences, 20 bins): each batch
+    is pushed into the class memories, then weighed against them, as one
+    training step does; the memories are therefore built from this stream's
+    own confidences (the teacher's for no purifier, the purified ones after a
+    rule), and the first batches see a memory of few batches. The curve's
+    sharpness is that of training progress ``dwl_progress`` (``iters /
+    total_iters``: ``k = 20 * progress + 2``); the warm-up (no loss in the
+    first 50 iterations) is not applied, the study measures the active loss.
+
+    Mean Teacher (:func:`semiearth.models.losses.confidence_mask`): the target
+    is the teacher's distribution ``probs``, so a pixel the rule relabelled is
+    left out (as :class:`semiearth.models.MeanTeacher` does), the others count
+    where ``conf >= mt_thresh`` (``mt_pixel``), or all count with the batch's
+    share of confident pixels (``mt_batch``).
+    """
+
+    #: schedule length the progress is expressed in (only the ratio matters)
+    TOTAL_ITERS = 10_000
+
+    def __init__(self, num_classes: int, dwl_progress: float = 0.5,
+                 mt_thresh: float = 0.97) -> None:
+        if not 0 <= dwl_progress <= 1:
+            raise ValueError(f'SoftHostWeights dwl_progress must be in [0, 1] (iters / '
+                             f'total_iters), got {dwl_progress}')
+        if not 0 <= mt_thresh < 1:
+            raise ValueError(f'SoftHostWeights mt_thresh must be in [0, 1), got {mt_thresh}')
+        self.dwl = DWLWeighting(num_classes, warmup_iters=-1)
+        self.iters = round(dwl_progress * self.TOTAL_ITERS)
+        self.mt_thresh = mt_thresh
+
+    @torch.no_grad()
+    def __call__(self, probs: Tensor, label: Tensor, conf: Tensor,
+                 valid: Tensor) -> Dict[str, Tensor]:
+        """``{host: (B, H, W) weights}`` of one batch (``probs``: the
+        teacher's ``(B, C, H, W)``; ``label`` / ``conf``: the stream's;
+        ``valid``: real, non-padding pixels)."""
+        self.dwl.to(conf.device)
+        return dict(
+            dwl=self.dwl(label, conf, valid, self.iters, self.TOTAL_ITERS),
+            mt_pixel=confidence_mask(probs, label, conf, valid, self.mt_thresh, True),
+            mt_batch=confidence_mask(probs, label, conf, valid, self.mt_thresh, False))
+
+
+def weighted_stats(weights: Dict[str, Tensor], label: Tensor,
+                   gt: Tensor) -> Dict[str, float]:
+    """Per host, ``w_<host>`` = sum of the weights and ``w_right_<host>`` =
+    sum of the weights of right pseudo-labels, over pixels with ground truth;
+    summed over batches by the caller (:func:`summarize_weighted`)."""
+    has = gt != IGNORE
+    right = (label == gt) & has
+    out = {}
+    for host, w in weights.items():
+        w = w.double()
+        out[f'w_{host}'] = float((w * has).sum())
+        out[f'w_right_{host}'] = float((w * right).sum())
+    return out
+
+
+def summarize_weighted(counts: Dict[str, float], pixels: int) -> Dict[str, Optional[float]]:
+    """From :func:`weighted_stats` sums: per host ``weighted_acc_<host>``
+    (``sum w * right / sum w``; None when every weight is 0) and
+    ``mean_weight_<host>`` (``sum w / pixels``, the loss mass the host keeps)."""
+    out = {}
+    for host in SOFT_HOSTS:
+        w = counts.get(f'w_{host}', 0.0)
+        out[f'weighted_acc_{host}'] = round(counts[f'w_right_{host}'] / w, 4) if w > 0 else None
+        out[f'mean_weight_{host}'] = round(w / pixels, 4) if pixels else None
     return out
 
 
