@@ -131,7 +131,8 @@ def test_no_complete_checkpoint_stops_a_resume_unless_asked_to_start_over(tmp_pa
 
 # ------------------------------------------------- a real training process
 def _config(tmp_path, name, at=None, mid_write=False):
-    """The FixMatch NC Landsat config, 6 iterations, a checkpoint every 2,
+    """The FixMatch NC Landsat config, 6 iterations of 2 + 2 tiles (what is
+    tested is the resume, not the batch size), a checkpoint every 2,
     optionally with the kill switch."""
     hooks = ''
     if at:
@@ -142,6 +143,7 @@ def _config(tmp_path, name, at=None, mid_write=False):
     text = (f"_base_ = [{FIXMATCH_CONFIG!r}]\n"
             "train_cfg = dict(max_iters=6, val_interval=100)\n"
             "param_scheduler = dict(end=6)\n"
+            "train_dataloader = dict(batch_size=4, sampler=dict(batch_size=4, num_labeled=2))\n"
             "default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=1, save_best=None),"
             " logger=dict(interval=1))\n")
     path = tmp_path / f'{name}.py'
