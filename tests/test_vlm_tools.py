@@ -134,6 +134,12 @@ def test_quickstart_continues_from_the_supervised_checkpoint(tmp_path, nc_data, 
         assert key in cont, key
     assert cont['iterations'] == 3 and cont['init'].startswith('supervised')
     assert cont['paired_diff']['vs'] == 'supervised'
+    # Boundary IoU of every seed's test, beside its mIoU (BoundaryIoUMetric's mBoundaryIoU)
+    for r in records.values():
+        assert len(r['boundary_miou_per_seed']) == len(r['miou_per_seed'])
+        assert all(0 <= v <= 1 for v in r['boundary_miou_per_seed'])
+        assert abs(r['boundary_miou_mean'] - sum(r['boundary_miou_per_seed']) / len(r['seeds'])) < 1e-9
+    assert 'Boundary IoU' in proc.stdout
     log = open(wd / 'supervised_continued' / 'seed0' / 'train.log').read()
     start = records['supervised']['checkpoints'][0]
     assert f'Load checkpoint from {start}' in log

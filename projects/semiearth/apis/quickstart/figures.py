@@ -6,7 +6,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from .training_logs import PSEUDO_KEYS
+from .training_logs import PSEUDO_KEYS, REGION_KEYS
 
 
 def colourise(label: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -28,15 +28,21 @@ def pyplot():
 
 def plot_curves(records: List[dict], per_method_seeds: Dict[str, List[dict]],
                 path: str) -> bool:
-    """Pseudo-label curves of every run that logged some, one panel per
-    :data:`PSEUDO_KEYS`; False (nothing written) when none did."""
+    """Pseudo-label curves of every run that logged some: one panel per
+    :data:`PSEUDO_KEYS` (all pixels), then per :data:`REGION_KEYS` (the
+    ground truth's boundary band and interior); False (nothing written) when
+    none did."""
     plt = pyplot()
     semi = [(r, per_method_seeds[r['method']]) for r in records
             if any(m['curves'] for m in per_method_seeds[r['method']])]
     if not semi:
         return False
-    fig, axes = plt.subplots(1, len(PSEUDO_KEYS), figsize=(12, 3.2))
-    for ax, key in zip(axes, PSEUDO_KEYS):
+    keys = PSEUDO_KEYS + REGION_KEYS
+    fig, axes = plt.subplots(2, 4, figsize=(15, 6.4))
+    axes = axes.flatten()
+    axes[len(PSEUDO_KEYS)].remove()  # the first row has three panels
+    axes = list(axes[:len(PSEUDO_KEYS)]) + list(axes[len(PSEUDO_KEYS) + 1:])
+    for ax, key in zip(axes, keys):
         for r, runs in semi:
             for seed, m in zip(r['seeds'], runs):
                 if key in m['curves']:
@@ -48,7 +54,8 @@ def plot_curves(records: List[dict], per_method_seeds: Dict[str, List[dict]],
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle('Unlabeled pixels passing the threshold (mask_ratio) and pseudo-label '
-                 'accuracy on them (acc) / on all pixels (acc_all)', fontsize=9)
+                 'accuracy on them (acc) / on all pixels (acc_all); second row: the same in '
+                 "the ground truth's boundary band and interior", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -8,7 +8,7 @@ import numpy as np
 from .methods import Method, MethodTable, baseline_of, config_facts
 from .runs import iterations
 from .settings import QuickstartSettings
-from .training_logs import LOSS_PREFIX, PSEUDO_KEYS, VLM_KEYS
+from .training_logs import LOSS_PREFIX, PSEUDO_KEYS, REGION_KEYS, VLM_KEYS
 
 
 def curve_summary(per_seed: List[dict], keys) -> Dict[str, dict]:
@@ -28,7 +28,7 @@ def curve_summary(per_seed: List[dict], keys) -> Dict[str, dict]:
 def pseudo_label_summary(per_seed: List[dict]) -> Dict[str, dict]:
     """The pseudo-label curves (mask ratio, accuracy, VLM changes): see
     :func:`curve_summary`."""
-    return curve_summary(per_seed, PSEUDO_KEYS + VLM_KEYS)
+    return curve_summary(per_seed, PSEUDO_KEYS + REGION_KEYS + VLM_KEYS)
 
 
 def loss_summary(per_seed: List[dict]) -> Dict[str, dict]:
@@ -42,6 +42,8 @@ def summarise(method: Method, per_seed: List[dict], s: QuickstartSettings) -> di
     """The ``results.json`` record of a method from its per-seed test
     metrics (:func:`train_and_test`'s)."""
     miou = np.array([m['mIoU'] for m in per_seed]) / 100
+    # Boundary IoU (BoundaryIoUMetric, beside mIoU in the NC Landsat configs)
+    boundary = np.array([m.get('mBoundaryIoU', np.nan) for m in per_seed]) / 100
     classes = [k[4:] for k in per_seed[0] if k.startswith('IoU.')]
     per_class = {c: float(np.nanmean([m[f'IoU.{c}'] for m in per_seed]) / 100)
                  for c in classes}
@@ -53,6 +55,8 @@ def summarise(method: Method, per_seed: List[dict], s: QuickstartSettings) -> di
                 seeds=s.seeds, miou_mean=float(miou.mean()),
                 miou_std=float(miou.std(ddof=1)) if len(miou) > 1 else 0.0,
                 miou_per_seed=miou.tolist(),
+                boundary_miou_mean=_mean(boundary), boundary_miou_std=_std(boundary),
+                boundary_miou_per_seed=[None if np.isnan(v) else float(v) for v in boundary],
                 val_miou_per_seed=[m['val_miou'] and m['val_miou'] / 100 for m in per_seed],
                 per_class_iou=per_class, best_by=facts.save_best,
                 model_tested=facts.predict_on or 'single',
@@ -60,6 +64,16 @@ def summarise(method: Method, per_seed: List[dict], s: QuickstartSettings) -> di
                 unsup_losses=loss_summary(per_seed),
                 checkpoints=[m['checkpoint'] for m in per_seed],
                 seconds_per_seed=[m['seconds'] for m in per_seed])
+
+
+def _mean(values: np.ndarray):
+    return None if np.isnan(values).any() else float(values.mean())
+
+
+def _std(values: np.ndarray):
+    if np.isnan(values).any():
+        return None
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def paired_differences(records: List[dict], table: MethodTable) -> None:
@@ -84,10 +98,13 @@ def print_table(records: List[dict]) -> None:
     """Test mIoU per method (mean +- std, per seed, per class), then the
     paired differences and the pseudo-label summaries."""
     classes = list(records[0]['per_class_iou'])
-    head = ['method', 'start', 'iters', 'mIoU (mean +- std)', 'per seed'] + classes
+    head = ['method', 'start', 'iters', 'mIoU (mean +- std)', 'per seed',
+            'Boundary IoU'] + classes
     rows = [[r['method'], _start(r), str(r['iterations']),
              f"{100 * r['miou_mean']:.2f} +- {100 * r['miou_std']:.2f}",
-             ' / '.join(f'{100 * v:.2f}' for v in r['miou_per_seed'])]
+             ' / '.join(f'{100 * v:.2f}' for v in r['miou_per_seed']),
+             '-' if r.get('boundary_miou_mean') is None else
+             f"{100 * r['boundary_miou_mean']:.2f} +- {100 * r['boundary_miou_std']:.2f}"]
             + [f"{100 * r['per_class_iou'][c]:.1f}" for c in classes]
             for r in records]
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]

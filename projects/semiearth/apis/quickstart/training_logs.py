@@ -6,11 +6,15 @@ import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 PSEUDO_KEYS = ('pseudo.mask_ratio', 'pseudo.acc', 'pseudo.acc_all')
+# the same split by region: the ground truth's boundary band and interior
+REGION_KEYS = ('pseudo.mask_ratio_boundary', 'pseudo.acc_boundary',
+               'pseudo.mask_ratio_interior', 'pseudo.acc_interior')
 # each method's unsupervised loss terms (FixMatch unsup.loss_ce; UniMatch V2
 # unsup.loss_ce_s1 / _s2; UniMatch also unsup.loss_ce_fp; ...): read by prefix
 LOSS_PREFIX = 'unsup.loss'
 VLM_KEYS = ('vlm.changed_label_ratio', 'vlm.changed_accept_ratio', 'pseudo_before.acc',
-            'pseudo_before.mask_ratio')
+            'pseudo_before.mask_ratio', 'pseudo_before.acc_boundary',
+            'pseudo_before.acc_interior')
 
 
 def _records(work_dir: str):
