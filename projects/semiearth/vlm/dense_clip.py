@@ -89,6 +89,30 @@ def dense_attention(x: Tensor, attn: nn.MultiheadAttention, variant: str) -> Ten
     return attn.out_proj(out)
 
 
+def _check_settings(attention: str, rgb_bands: Sequence[int], input_mean: Sequence[float],
+                    input_std: Sequence[float], window: Optional[int], stride: int,
+                    synonym_pool: str, bg_thresh: Optional[float],
+                    bg_class: Optional[int]) -> None:
+    """Refuse inconsistent :class:`DenseCLIP` settings before any model is
+    built, naming the setting."""
+    if attention not in ATTENTION_TERMS:
+        raise KeyError(f'attention {attention!r}: use one of {sorted(ATTENTION_TERMS)}')
+    if len(rgb_bands) != 3:
+        raise ValueError(f'rgb_bands must name 3 input bands (R, G, B), got {rgb_bands}')
+    if len(input_mean) != len(input_std):
+        raise ValueError('input_mean and input_std need one value per input band')
+    if max(rgb_bands) >= len(input_mean):
+        raise ValueError(f'rgb_bands {tuple(rgb_bands)} outside the '
+                         f'{len(input_mean)} bands of input_mean/input_std')
+    if window is not None and not 0 < stride <= window:
+        raise ValueError(f'sliding window: stride must be in 1..window ({window}), '
+                         f'got {stride} (a larger stride leaves pixels uncovered)')
+    if synonym_pool not in SYNONYM_POOLS:
+        raise ValueError(f'synonym_pool must be one of {SYNONYM_POOLS}, got {synonym_pool!r}')
+    if (bg_thresh is None) != (bg_class is None):
+        raise ValueError('bg_thresh and bg_class go together')
+
+
 @MODELS.register_module()
 class DenseCLIP(nn.Module):
     """Per-pixel class probabilities from a frozen open_clip ViT.
@@ -164,22 +188,8 @@ class DenseCLIP(nn.Module):
                  image_size: Optional[int] = None,
                  feature_up: Optional[str] = None) -> None:
         super().__init__()
-        if attention not in ATTENTION_TERMS:
-            raise KeyError(f'attention {attention!r}: use one of {sorted(ATTENTION_TERMS)}')
-        if len(rgb_bands) != 3:
-            raise ValueError(f'rgb_bands must name 3 input bands (R, G, B), got {rgb_bands}')
-        if len(input_mean) != len(input_std):
-            raise ValueError('input_mean and input_std need one value per input band')
-        if max(rgb_bands) >= len(input_mean):
-            raise ValueError(f'rgb_bands {tuple(rgb_bands)} outside the '
-                             f'{len(input_mean)} bands of input_mean/input_std')
-        if window is not None and not 0 < stride <= window:
-            raise ValueError(f'sliding window: stride must be in 1..window ({window}), '
-                             f'got {stride} (a larger stride leaves pixels uncovered)')
-        if synonym_pool not in SYNONYM_POOLS:
-            raise ValueError(f'synonym_pool must be one of {SYNONYM_POOLS}, got {synonym_pool!r}')
-        if (bg_thresh is None) != (bg_class is None):
-            raise ValueError('bg_thresh and bg_class go together')
+        _check_settings(attention, rgb_bands, input_mean, input_std, window, stride,
+                        synonym_pool, bg_thresh, bg_class)
         self.class_keys, self.synonyms = resolve_class_names(class_names)
         if bg_class is not None and not 0 <= bg_class < len(self.class_keys):
             raise ValueError(f'bg_class {bg_class} is not a class index')
@@ -191,33 +201,10 @@ class DenseCLIP(nn.Module):
 
         self.clip, tokenizer = build_open_clip(model_name, pretrained, checkpoint, model_cfg,
                                                image_size, random_init)
-        visual = self.clip.visual
-        blocks = getattr(getattr(visual, 'transformer', None), 'resblocks', None)
-        if blocks is None or getattr(visual, 'attn_pool', None) is not None or \
-                not isinstance(getattr(blocks[-1], 'attn', None), nn.MultiheadAttention):
-            raise NotImplementedError(
-                f'{model_name!r}: dense evidence needs an open_clip ViT with standard '
-                'attention blocks and class-token pooling (ResNet, attention-pool and '
-                'custom-attention towers are not supported)')
-        self.patch_size = visual.conv1.kernel_size[0]
-        self.upsampler: Optional[SimFeatUp] = None
-        if feature_up:
-            if self.patch_size != SimFeatUp.scale_factor:
-                raise ValueError(
-                    f'feature_up: SimFeatUp upsamples x{SimFeatUp.scale_factor}, one patch of '
-                    f'a patch-{SimFeatUp.scale_factor} ViT; {model_name!r} has '
-                    f'{self.patch_size}-px patches. Use a ViT-B/16-type model or '
-                    'feature_up=None.')
-            self.upsampler = load_sim_feat_up(feature_up, feat_dim=visual.output_dim)
-
-        clip_mean, clip_std = clip_normalization(self.clip)
-        mean = torch.tensor([input_mean[b] for b in rgb_bands], dtype=torch.float32)
-        std = torch.tensor([input_std[b] for b in rgb_bands], dtype=torch.float32)
-        # x_clip = (x * std + mean) / 255 - clip_mean) / clip_std, as one affine map
-        cm, cs = torch.tensor(clip_mean), torch.tensor(clip_std)
-        self.register_buffer('in_scale', (std / 255 / cs).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('in_shift', ((mean / 255 - cm) / cs).view(1, 3, 1, 1),
-                             persistent=False)
+        self._check_visual(model_name)
+        self.patch_size = self.clip.visual.conv1.kernel_size[0]
+        self.upsampler = self._feature_upsampler(feature_up, model_name)
+        self._register_input_map(rgb_bands, input_mean, input_std)
 
         # text embeddings: computed once here, then reused by every forward
         fns = _templates(templates)
@@ -235,6 +222,42 @@ class DenseCLIP(nn.Module):
             rgb_bands=rgb_bands, input_mean=input_mean, input_std=input_std,
             bg_thresh=bg_thresh, bg_class=bg_class, image_size=image_size,
             feature_up=feature_up)
+
+    def _check_visual(self, model_name: str) -> None:
+        """Dense evidence needs a ViT tower of standard attention blocks."""
+        visual = self.clip.visual
+        blocks = getattr(getattr(visual, 'transformer', None), 'resblocks', None)
+        if blocks is None or getattr(visual, 'attn_pool', None) is not None or \
+                not isinstance(getattr(blocks[-1], 'attn', None), nn.MultiheadAttention):
+            raise NotImplementedError(
+                f'{model_name!r}: dense evidence needs an open_clip ViT with standard '
+                'attention blocks and class-token pooling (ResNet, attention-pool and '
+                'custom-attention towers are not supported)')
+
+    def _feature_upsampler(self, feature_up: Optional[str],
+                           model_name: str) -> Optional[SimFeatUp]:
+        """SimFeatUp from ``feature_up`` (a patch-16 ViT only), or None."""
+        if not feature_up:
+            return None
+        if self.patch_size != SimFeatUp.scale_factor:
+            raise ValueError(
+                f'feature_up: SimFeatUp upsamples x{SimFeatUp.scale_factor}, one patch of '
+                f'a patch-{SimFeatUp.scale_factor} ViT; {model_name!r} has '
+                f'{self.patch_size}-px patches. Use a ViT-B/16-type model or '
+                'feature_up=None.')
+        return load_sim_feat_up(feature_up, feat_dim=self.clip.visual.output_dim)
+
+    def _register_input_map(self, rgb_bands: Sequence[int], input_mean: Sequence[float],
+                            input_std: Sequence[float]) -> None:
+        """The model's normalised input bands -> CLIP's normalised RGB."""
+        clip_mean, clip_std = clip_normalization(self.clip)
+        mean = torch.tensor([input_mean[b] for b in rgb_bands], dtype=torch.float32)
+        std = torch.tensor([input_std[b] for b in rgb_bands], dtype=torch.float32)
+        # x_clip = (x * std + mean) / 255 - clip_mean) / clip_std, as one affine map
+        cm, cs = torch.tensor(clip_mean), torch.tensor(clip_std)
+        self.register_buffer('in_scale', (std / 255 / cs).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('in_shift', ((mean / 255 - cm) / cs).view(1, 3, 1, 1),
+                             persistent=False)
 
     @property
     def num_classes(self) -> int:

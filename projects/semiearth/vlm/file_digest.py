@@ -12,6 +12,8 @@ import os
 import os.path as osp
 from typing import Optional
 
+from ..utils.atomic import atomic_write_text
+
 CACHE_ENV = 'SEMIEARTH_CACHE_HOME'
 
 
@@ -43,10 +45,7 @@ def file_digest(path: str, chunk: int = 1 << 22) -> Optional[str]:
     known[key] = digest
     try:
         os.makedirs(osp.dirname(store), exist_ok=True)
-        tmp = f'{store}.{os.getpid()}.partial'
-        with open(tmp, 'w') as f:
-            json.dump(known, f)
-        os.replace(tmp, store)
+        atomic_write_text(store, json.dumps(known))
     except OSError:
         pass  # a read-only home: the digest is simply computed again next time
     return digest

@@ -9,6 +9,7 @@ import re
 import sys
 from typing import Callable, Dict, List, Optional, Sequence
 
+from ...utils.atomic import atomic_write_text
 from .splits import nested_labeled, random_split, ratio_value, write_splits
 from .tiling import Tile, class_pixels, convert_tiles
 
@@ -156,10 +157,7 @@ def convert(args: argparse.Namespace, tiles: Sequence[Tile], decode: Callable,
         tiles=len(tiles), crops=len(crops),
         split_sizes={k: len(v) for k, v in splits.items()},
         class_pixels={k: class_pixels(v, pixels, classes) for k, v in splits.items()})
-    tmp = meta_path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(meta, f, indent=1)
-    os.replace(tmp, meta_path)
+    atomic_write_text(meta_path, json.dumps(meta, indent=1))
     print(f'{len(tiles)} tiles -> {len(crops)} crops in {args.out}: '
           + ', '.join(f'{k} {len(v)}' for k, v in splits.items()))
     return meta

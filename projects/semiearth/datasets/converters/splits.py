@@ -7,6 +7,8 @@ from typing import Dict, Iterable, List, Sequence
 
 import mmengine
 
+from ...utils.atomic import atomic_write_text
+
 
 def ratio_value(ratio: str) -> Fraction:
     """'1pct' / '1%' -> 1/100; '1/8' or '0.125' -> 1/8; must lie in (0, 1)."""
@@ -78,10 +80,8 @@ def write_splits(out_dir: str, splits: Dict[str, Sequence[str]]) -> None:
     for name, items in splits.items():
         if not name or '/' in name or os.sep in name:
             raise ValueError(f'bad split name {name!r}: a file name without folders')
-        tmp = osp.join(out_dir, 'splits', f'.{name}.txt.tmp')
-        with open(tmp, 'w') as f:
-            f.write(''.join(f'{s}\n' for s in items))
-        os.replace(tmp, osp.join(out_dir, 'splits', f'{name}.txt'))
+        atomic_write_text(osp.join(out_dir, 'splits', f'{name}.txt'),
+                          ''.join(f'{s}\n' for s in items))
 
 
 def parse_split_list(path: str) -> List[str]:

@@ -16,6 +16,7 @@ import cv2
 import mmengine
 import numpy as np
 
+from ...utils.atomic import atomic_write_text
 from .labels import IGNORE
 from .raw_files import read_image, read_label
 
@@ -105,10 +106,8 @@ def convert_tiles(tiles: Sequence[Tile], out: str, crop: int,
                                minlength=num_classes + 1)
             counts[name] = hist.tolist()
             names.append(name)
-        tmp = marker + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(dict(key=key, crops=names, pixels=counts), f)
-        os.replace(tmp, marker)  # written last: the tile is complete
+        # written last: the tile is complete
+        atomic_write_text(marker, json.dumps(dict(key=key, crops=names, pixels=counts)))
         crops_of[tile] = names
         pixels.update(counts)
     # crops of tiles converted before but not now (another subset, say)

@@ -8,10 +8,10 @@ from typing import Iterator, List, Optional, Sequence, Set, Tuple
 from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS, LOOPS
 
 from ...datasets.dataset_check import check_datasets, expected_bands, raise_if_problems
+from ...utils import unwrap_model
 from ...vlm import check_class_names
 
 
@@ -185,7 +185,7 @@ class ConfigCheckHook(Hook):
 
     @staticmethod
     def _model(runner):
-        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+        return unwrap_model(runner.model)
 
     def _check_classes(self, runner, dataset, split: str) -> None:
         classes: Optional[Sequence[str]] = getattr(dataset, 'metainfo', {}).get('classes')

@@ -1,7 +1,8 @@
 """Validation of both teacher and student."""
-from mmengine.model import is_model_wrapper
 from mmengine.runner import ValLoop
 from mmseg.registry import LOOPS
+
+from ...utils import unwrap_model
 
 
 @LOOPS.register_module()
@@ -18,8 +19,7 @@ class TeacherStudentValLoop(ValLoop):
         self.runner.call_hook('before_val')
         self.runner.call_hook('before_val_epoch')
         self.runner.model.eval()
-        model = self.runner.model
-        model = model.module if is_model_wrapper(model) else model
+        model = unwrap_model(self.runner.model)
         if not hasattr(model, 'semi_test_cfg'):
             raise TypeError('TeacherStudentValLoop needs a teacher-student model '
                             f'(semi_test_cfg), got {type(model).__name__}')
