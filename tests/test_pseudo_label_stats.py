@@ -50,3 +50,18 @@ def test_a_region_without_pixels_is_left_out():
     stats = pseudo_label_stats(gt, valid, valid, gt)
     assert 'pseudo.acc_boundary' not in stats and 'pseudo.mask_ratio_boundary' not in stats
     assert float(stats['pseudo.acc_interior']) == 1.0
+
+
+def test_the_quick_start_reads_the_region_curves(tmp_path):
+    """results.json and pseudo_labels.png get the boundary / interior curves
+    the segmentor logs (read back from mmengine's scalars.json)."""
+    import json
+
+    from semiearth.apis.quickstart.training_logs import REGION_KEYS, read_curves
+    run = tmp_path / '20261204_000000' / 'vis_data'
+    run.mkdir(parents=True)
+    lines = [dict({k: 0.5 for k in REGION_KEYS}, iter=i, **{'pseudo.acc': 0.9})
+             for i in (1, 2)]
+    (run / 'scalars.json').write_text('\n'.join(json.dumps(x) for x in lines))
+    curves = read_curves(str(tmp_path))
+    assert set(REGION_KEYS) <= set(curves) and curves['pseudo.acc_boundary'] == [(1, .5), (2, .5)]

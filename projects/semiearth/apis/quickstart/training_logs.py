@@ -28,7 +28,7 @@ def read_curves(work_dir: str) -> Dict[str, List[Tuple[int, float]]]:
     """Pseudo-label diagnostics and the method's unsupervised loss terms
     (keys starting with :data:`LOSS_PREFIX`) logged during training, by
     iteration."""
-    curves = {k: [] for k in PSEUDO_KEYS + VLM_KEYS}
+    curves = {k: [] for k in PSEUDO_KEYS + REGION_KEYS + VLM_KEYS}
     for rec in _records(work_dir):
         if 'iter' not in rec:
             continue
