@@ -58,7 +58,9 @@ _memoize_mmseg_config_index()
 @pytest.fixture(autouse=True)
 def isolated_state():
     """No state leaks from one test into the next: each test gets its own
-    current MessageHub (the iteration and base seed the step RNG reads),
+    current MessageHub (the iteration and base seed the step RNG reads) and
+    current MMLogger (whose stream handler would otherwise keep writing to an
+    earlier test's closed capture stream),
     the global generators are seeded alike before it and restored after,
     and mmengine's default scope is put back."""
     import random
@@ -66,10 +68,11 @@ def isolated_state():
 
     import numpy as np
     import torch
-    from mmengine.logging import MessageHub
+    from mmengine.logging import MessageHub, MMLogger
     from mmengine.registry import DefaultScope
     states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
     MessageHub.get_instance(f'test-{uuid.uuid4().hex}')
+    MMLogger.get_instance(f'test-{uuid.uuid4().hex}', logger_name='mmengine')
     torch.manual_seed(0)
     np.random.seed(0)
     random.seed(0)

@@ -221,6 +221,6 @@ def test_benchmark_tool_times_both_metrics_side_by_side(capsys):
     table = tool.main(['--sizes', '64', '--images', '2', '--repeats', '2'])
     row = table[64]
     assert row['d'] == 2 and row['iou_ms'] > 0 and row['boundary_iou_ms'] > 0
-    assert row['ratio'] == pytest.approx(row['boundary_iou_ms'] / row['iou_ms'], rel=0.05)
+    assert row['ratio'] == pytest.approx(row['boundary_iou_ms'] / row['iou_ms'], rel=1e-12)
     assert 0 <= row['mBoundaryIoU'] <= 100 and 0 <= row['mIoU'] <= 100
     assert '"per_size"' in capsys.readouterr().out.splitlines()[-1]

@@ -86,6 +86,13 @@ def time_process(metric, samples, repeats):
     return float(np.median(per_image)), time.perf_counter() - t0, values
 
 
+def rounded(value, digits: int = 4):
+    """``value`` with every float rounded to ``digits`` decimals (JSON line)."""
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    return round(value, digits) if isinstance(value, float) else value
+
+
 def main(argv=None):
     args = parse_args(argv)
     logger = MMLogger.get_current_instance()
@@ -125,14 +132,16 @@ def run(args):
                 row[name] = min(row.get(name, t), t, key=lambda x: x[0])
         iou, biou = row['IoUMetric'], row['BoundaryIoUMetric']
         d = boundary_width((size, size), args.dilation_ratio)
-        table[size] = dict(d=d, iou_ms=round(iou[0] * 1e3, 2), boundary_iou_ms=round(
-            biou[0] * 1e3, 2), ratio=round(biou[0] / iou[0], 2),
-            compute_ms=dict(iou=round(iou[1] * 1e3, 2), boundary_iou=round(biou[1] * 1e3, 2)),
-            mIoU=round(float(iou[2]['mIoU']), 2), mBoundaryIoU=biou[2]['mBoundaryIoU'])
+        # the table keeps full precision (the ratio is of the unrounded
+        # times); only the printed row and the JSON line are rounded
+        table[size] = dict(d=d, iou_ms=iou[0] * 1e3, boundary_iou_ms=biou[0] * 1e3,
+                           ratio=biou[0] / iou[0],
+                           compute_ms=dict(iou=iou[1] * 1e3, boundary_iou=biou[1] * 1e3),
+                           mIoU=float(iou[2]['mIoU']), mBoundaryIoU=float(biou[2]['mBoundaryIoU']))
         r = table[size]
-        print(f'{size:>6} {d:>4} {r["iou_ms"]:>17} {r["boundary_iou_ms"]:>19} '
-              f'{r["ratio"]:>6} {r["mIoU"]:>6} {r["mBoundaryIoU"]:>13}')
-    print(json.dumps(dict(per_size=table, images=args.images, classes=args.classes),
+        print(f'{size:>6} {d:>4} {r["iou_ms"]:>17.3f} {r["boundary_iou_ms"]:>19.3f} '
+              f'{r["ratio"]:>6.2f} {r["mIoU"]:>6.2f} {r["mBoundaryIoU"]:>13.2f}')
+    print(json.dumps(dict(per_size=rounded(table), images=args.images, classes=args.classes),
                      separators=(',', ':')))
     return table
 
