@@ -54,6 +54,27 @@ def _memoize_mmseg_config_index():
 _memoize_mmseg_config_index()
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        '--shuffle-seed', type=int, default=None, metavar='N',
+        help='run the tests in the random order drawn from seed N (the same on '
+             'every xdist worker), to show that no test depends on the ones run before it')
+
+
+def shuffled(items: list, seed: int) -> list:
+    """``items`` in the order a ``random.Random(seed)`` shuffle gives."""
+    import random
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    return items
+
+
+def pytest_collection_modifyitems(config, items):
+    seed = config.getoption('--shuffle-seed')
+    if seed is not None:
+        items[:] = shuffled(items, seed)
+
+
 
 @pytest.fixture(autouse=True)
 def isolated_state():

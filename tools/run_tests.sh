@@ -4,7 +4,8 @@
 # Tests are spread over SEMIEARTH_TEST_WORKERS processes (pytest-xdist, an idle
 # process takes work from a busy one;
 # default 2: one per core of a small machine; each process holds a few GB);
-# `-n 0` runs them in this process instead.
+# `-n 0` runs them in this process instead; `--shuffle-seed N` in a random
+# order drawn from N (tests/conftest.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
