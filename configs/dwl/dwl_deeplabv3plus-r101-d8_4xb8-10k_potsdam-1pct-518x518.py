@@ -6,14 +6,10 @@ _base_ = [
     '../_base_/models/semi_dwl_deeplabv3plus_r101-d8.py',
     '../_base_/datasets/potsdam_semi_518x518.py',
     '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_unimatch-v2_semi.py',
+    '../_base_/schedules/schedule_sgd-poly_semi.py',
 ]
 model = dict(
     segmentor=dict(decode_head=dict(num_classes=5), auxiliary_head=dict(num_classes=5)))
-# mmseg's DeepLabV3+ recipe (SGD, lr 0.01, poly), as the FixMatch R101 config
-optim_wrapper = dict(
-    _delete_=True, type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
 # DWL's classifier merge once per pass over the unlabeled set (alpha 0.5,
 # the anchor's DeepLabV3+ value)
 custom_hooks = [dict(type='ConfigCheckHook'), dict(type='VLMEvidenceHook'),

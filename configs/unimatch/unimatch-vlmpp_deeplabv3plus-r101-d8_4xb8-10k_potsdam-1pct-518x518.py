@@ -1,22 +1,9 @@
-# UniMatch + VLM-PP on Potsdam, 1 % labeled: deeplabv3plus-r101-d8
-# (the model of the UniMatch paper), 4 labeled + 4 unlabeled crops per GPU,
-# 4 GPUs, two strong views. Schedule: 50 epochs of the ~3.2k unlabeled crops
-# at 16 a step (4 GPUs x 4).
+# unimatch_deeplabv3plus-r101-d8_4xb8-10k_potsdam-1pct-518x518
+# with VLM-PP purifying UniMatch (the online model's) pseudo-labels
+# (the one difference: ../_base_/purifiers/vlm-pp_segearth-vit-b16.py with the
+# potsdam class names).
 _base_ = [
-    '../_base_/models/unimatch-vlmpp_deeplabv3plus_r101-d8.py',
-    '../_base_/datasets/potsdam_semi-2strong_518x518.py',
-    '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_unimatch-v2_semi.py',
+    './unimatch_deeplabv3plus-r101-d8_4xb8-10k_potsdam-1pct-518x518.py',
+    '../_base_/purifiers/vlm-pp_segearth-vit-b16_potsdam.py',
 ]
-model = dict(
-    segmentor=dict(decode_head=dict(num_classes=5), auxiliary_head=dict(num_classes=5)),
-    purifier=dict(vlm=dict(class_names='potsdam'),
-                  cache_dir='data/potsdam/vlm_cache/vit-b16_segearth'))
-# mmseg's DeepLabV3+ recipe (SGD, lr 0.01, poly), as the FixMatch R101 config
-optim_wrapper = dict(
-    _delete_=True, type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
-# UniMatch has no teacher: the online model (student) is the one kept
-default_hooks = dict(checkpoint=dict(save_best='student/mIoU'))
-train_cfg = dict(max_iters=10000, val_interval=1000)
-param_scheduler = dict(end=10000)
+model = dict(purifier={{_base_.purifier}})
