@@ -92,3 +92,23 @@ def test_batch_spec_that_does_not_fit_fails_at_build(nc_data):
     cfg.train_dataloader.sampler.num_labeled = 16
     with pytest.raises(ValueError, match='num_labeled=16 does not fit batch_size=16'):
         _build_train_loader(cfg)
+
+
+def test_tools_close_the_process_group_after_a_finished_run(tmp_path):
+    """tools/train.py and test.py end with close_process_group(): a gloo group
+    left to interpreter exit can abort a rank after a finished run."""
+    import torch.distributed as dist
+    from semiearth.apis.cli import close_process_group
+    close_process_group()  # no group: nothing to do
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}',
+                            rank=0, world_size=1)
+    try:
+        assert dist.is_initialized()
+        close_process_group()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    for tool, call in (('train.py', 'runner.train()'), ('test.py', 'runner.test()')):
+        src = open(osp.join(osp.dirname(FIXMATCH_CONFIG), '..', '..', 'tools', tool)).read()
+        assert f'    {call}\n    close_process_group()\n' in src, tool

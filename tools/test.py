@@ -8,7 +8,7 @@ import os.path as osp
 import semiearth  # noqa: F401  isort:skip
 from mmengine.config import Config
 from mmengine.runner import Runner
-from semiearth.apis.cli import CfgOptionsAction
+from semiearth.apis.cli import CfgOptionsAction, close_process_group
 from semiearth.engine.hooks.config_check_hook import check_config_keys
 
 
@@ -109,6 +109,7 @@ def main():
 
     runner = Runner.from_cfg(cfg)
     runner.test()
+    close_process_group()
 
 
 if __name__ == '__main__':

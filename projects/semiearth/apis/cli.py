@@ -14,3 +14,15 @@ class CfgOptionsAction(DictAction):
         if not plain.startswith(('(', '[')) and ',' not in plain:
             return DictAction._parse_int_float_bool(plain)
         return DictAction._parse_iterable(val)
+
+
+def close_process_group() -> None:
+    """Shut down the default process group, if any, after a run that ended
+    well. Left to interpreter exit, gloo's worker threads can outlive it and
+    abort the process ("terminate called without an active exception",
+    SIGABRT; pytorch/pytorch#190489), so ``dist_train.sh`` could fail after
+    a finished run. Not called after an exception: destroying the group while
+    another rank still waits in a collective can hang (torchtitan#1342)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
