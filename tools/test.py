@@ -8,7 +8,7 @@ import os.path as osp
 import semiearth  # noqa: F401  isort:skip
 from mmengine.config import Config
 from mmengine.runner import Runner
-from semiearth.apis.cli import CfgOptionsAction, close_process_group
+from semiearth.apis.cli import CfgOptionsAction, end_distributed_run
 from semiearth.engine.hooks.config_check_hook import check_config_keys
 
 
@@ -109,8 +109,8 @@ def main():
 
     runner = Runner.from_cfg(cfg)
     runner.test()
-    close_process_group()
 
 
 if __name__ == '__main__':
     main()
+    end_distributed_run()

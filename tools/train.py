@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from semiearth.apis.cli import CfgOptionsAction, close_process_group
+from semiearth.apis.cli import CfgOptionsAction, end_distributed_run
 from semiearth.engine.hooks.config_check_hook import check_config_keys
 
 
@@ -74,8 +74,8 @@ def main():
     # a config may name its own runner (runner_type), as in mmseg
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
-    close_process_group()
 
 
 if __name__ == '__main__':
     main()
+    end_distributed_run()
